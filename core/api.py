@@ -1,0 +1,91 @@
+"""The Python API: the same power as the CLI, with the same option names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from .checkpoint import load_checkpoint
+from .config import RESUMABLE_KEYS, ResolvedConfig, config_from_dict, replace_train, resolve_config
+from .errors import GankitError
+from .registry import Registry, get_registry
+from .run import Run, load
+
+
+def train(
+    domain: str | None = None,
+    *,
+    config: str | Path | None = None,
+    registry: Registry | None = None,
+    command_line: str | None = None,
+    **options: Any,
+) -> Run:
+    """Train a GAN and return the finished :class:`Run`.
+
+    ``options`` are the CLI's options with underscores (``batch_size=64``, ``lr_g=1e-4``)
+    plus the model's and dataset's options (the CLI's ``-o KEY VALUE``). ``config`` is a
+    TOML/JSON file of the same keys. With ``resume=True`` and ``out=RUN_DIR`` the run
+    continues from its last checkpoint; only options that change how it runs (``steps``,
+    ``max_minutes``, ``device``, intervals) may differ.
+
+    >>> run = gankit.train("image", model="mlp", steps=300, out="runs/mlp")  # doctest: +SKIP
+    >>> run.sample(16).shape                                                # doctest: +SKIP
+    torch.Size([16, 1, 28, 28])
+    """
+    from .training import train_run
+
+    registry = registry or get_registry()
+    if domain is not None:
+        options["domain"] = domain
+    resume_state = None
+    if options.get("resume"):
+        if not options.get("out"):
+            raise GankitError("--resume needs --out RUN_DIR: the run to continue")
+        resume_state = load_checkpoint(Path(options["out"]) / "checkpoints" / "last.pt")
+        resolved = _resumed_config(registry, resume_state, options)
+    else:
+        resolved = resolve_config(registry, options, config)
+    result = train_run(resolved, registry, resume_state=resume_state, command_line=command_line)
+    return load(result.run_dir, device=resolved.train.device if resolved.train.device != "auto" else "cpu",
+                registry=registry)
+
+
+def _resumed_config(registry: Registry, state: dict[str, Any], options: dict[str, Any]) -> ResolvedConfig:
+    stored = config_from_dict(registry, state["config"])
+    stored_values = stored.to_dict()
+    changes: dict[str, Any] = {}
+    for key, value in options.items():
+        key = key.replace("-", "_")
+        if key in RESUMABLE_KEYS:
+            changes[key] = value
+        elif key == "domain" and value == stored.train.domain:
+            continue
+        elif stored_values.get(key, stored_values["model_options"].get(key, stored_values["dataset_options"].get(key))) != value:
+            raise GankitError(
+                f"option {key!r} cannot change when resuming (the run has {stored_values.get(key)!r}); "
+                f"options that may change: {', '.join(sorted(RESUMABLE_KEYS - {'resume', 'out'}))}"
+            )
+    changes["resume"] = True
+    flat = {**stored_values, **changes}
+    return config_from_dict(registry, flat)
+
+
+def sample(
+    run: str | Path | Run,
+    n: int = 16,
+    *,
+    out: str | Path | None = None,
+    format: Literal["native", "npy"] = "native",
+    seed: int = 0,
+    device: str = "cpu",
+    labels: Any = None,
+) -> Any:
+    """Sample from a run: returns the batch (canonical form) when ``out`` is None, else
+    writes the files and returns their paths."""
+    loaded = run if isinstance(run, Run) else load(run, device=device)
+    if out is None:
+        return loaded.sample(n, seed=seed, labels=labels)
+    return loaded.save_samples(out, n, format=format, seed=seed, labels=labels)
+
+
+__all__ = ["train", "load", "sample", "Run"]

@@ -1,0 +1,280 @@
+"""The ``gankit`` command. It only parses and calls the Python API.
+
+``gankit train`` is a group built from the registry: one sub-command per installed domain,
+whose help lists that domain's models, datasets, their options and presets. Options are
+generated from :class:`gankit.config.TrainConfig`, the single schema for the CLI, config
+files and API keywords.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+import sys
+import typing
+from typing import Any
+
+import click
+
+from .config import TrainConfig
+from .errors import GankitError
+from .options import describe_type, field_types, option_help
+from .registry import Registry, get_registry, plugin_manager
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class CliError(click.ClickException):
+    """Printed as one line: ``error: ...``."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+# gankit train DOMAIN ------------------------------------------------------------------
+
+def _train_options() -> list[click.Option]:
+    """One click option per TrainConfig field. Values arrive as text and are converted by
+    the same code that converts config files and API keywords, so errors read the same."""
+    options = []
+    types_by_name = field_types(TrainConfig)
+    for field in dataclasses.fields(TrainConfig):
+        if field.name == "domain":
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        help_text = field.metadata.get("help", "")
+        if types_by_name[field.name] is bool:
+            options.append(click.Option([flag, field.name], is_flag=True, default=None, help=help_text))
+            continue
+        default = field.default if field.default is not dataclasses.MISSING else None
+        metavar = describe_type(types_by_name[field.name]).upper().replace(" (OR NONE)", "")
+        if typing.get_origin(types_by_name[field.name]) is typing.Literal:
+            metavar = "[" + describe_type(types_by_name[field.name]) + "]"
+        shown = f" [default: {_show_default(default)}]" if default not in (None, "") else ""
+        options.append(click.Option([flag, field.name], default=None, metavar=metavar, help=help_text + shown))
+    options.append(click.Option(["--config", "config_file"], default=None, metavar="FILE",
+                                help="TOML or JSON file of options (a run's config.json works too)"))
+    options.append(click.Option(["-o", "--option", "extra"], nargs=2, multiple=True, metavar="KEY VALUE",
+                                help="a model or dataset option (see below); repeatable"))
+    return options
+
+
+def _show_default(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _domain_help(registry: Registry, domain_name: str) -> str:
+    domain = registry.domain(domain_name)
+    lines = [domain.description, "", "\b", "Models:"]
+    for name, spec in registry.models_for(domain_name).items():
+        mark = " (default)" if name == domain.default_model else ""
+        lines.append(f"  {name}{mark}: {spec.description}")
+        lines += [f"      -o {row[0]} {row[1].upper()}: {row[2]}" for row in option_help(spec.options)]
+        lines += [f"      --preset {preset}: {p.description}" for preset, p in spec.presets.items()]
+    lines += ["", "\b", "Datasets:"]
+    for name, spec in registry.datasets_for(domain_name).items():
+        mark = " (default)" if name == domain.default_dataset else ""
+        lines.append(f"  {name}{mark}: {spec.description}")
+        lines += [f"      -o {row[0]} {row[1].upper()}: {row[2]}" for row in option_help(spec.options)]
+    lines += ["", "\b", "Objectives: " + ", ".join(sorted(registry.objectives))]
+    return "\n".join(lines)
+
+
+def _make_train_command(registry: Registry, domain_name: str) -> click.Command:
+    def callback(config_file: str | None, extra: tuple[tuple[str, str], ...], **values: Any) -> None:
+        options = {key: value for key, value in values.items() if value is not None}
+        for key, value in extra:
+            options[key.replace("-", "_")] = value
+        from .api import train
+
+        command_line = "gankit " + shlex.join(sys.argv[1:])
+        run = train(domain_name, config=config_file, command_line=command_line, **options)
+        click.echo(f"run saved to {run.dir} (step {run.step})")
+
+    return click.Command(
+        domain_name,
+        callback=callback,
+        params=_train_options(),
+        help=_domain_help(registry, domain_name),
+        short_help=registry.domain(domain_name).description,
+        context_settings=CONTEXT,
+    )
+
+
+class TrainGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(get_registry().domains)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        registry = get_registry()
+        if name not in registry.domains:
+            return None
+        return _make_train_command(registry, name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            raise CliError(f"unknown domain {name!r}; choose one of: {', '.join(self.list_commands(ctx))}")
+        return super().resolve_command(ctx, args)
+
+
+# The other commands -------------------------------------------------------------------
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="gankit", prog_name="gankit")
+def cli() -> None:
+    """gankit: train GANs on images, audio and text, and extend it with plugins."""
+
+
+@cli.group(cls=TrainGroup, context_settings=CONTEXT)
+def train() -> None:
+    """Train a GAN: gankit train DOMAIN [OPTIONS]. Run `gankit train DOMAIN --help` for the
+    domain's models, datasets and their options."""
+
+
+@cli.command("sample", context_settings=CONTEXT)
+@click.argument("run", metavar="RUN_OR_CHECKPOINT")
+@click.option("-n", "n", default="16", metavar="N", help="number of samples [default: 16]")
+@click.option("--out", default=None, metavar="DIR", help="output folder [default: RUN/generated]")
+@click.option("--format", "fmt", default="native", metavar="[native|npy]",
+              help="native files (PNG/WAV/TXT) or one samples.npy [default: native]")
+@click.option("--seed", default="0", metavar="S", help="latent seed [default: 0]")
+@click.option("--device", default="cpu", metavar="DEV", help="auto|cpu|cuda|cuda:N|mps [default: cpu]")
+@click.option("--label", default=None, metavar="K", help="class to sample (conditional models)")
+def sample_command(run: str, n: str, out: str | None, fmt: str, seed: str, device: str, label: str | None) -> None:
+    """Write samples from a trained run."""
+    from pathlib import Path
+
+    from .options import coerce
+    from .run import load
+
+    count = coerce("n", int, n)
+    if count < 1:
+        raise GankitError(f"option 'n' must be at least 1; got {count}")
+    fmt = coerce("format", typing.Literal["native", "npy"], fmt)
+    loaded = load(run, device=device)
+    target = Path(out) if out else loaded.dir / "generated"
+    label_value = coerce("label", int, label) if label is not None else None
+    paths = loaded.save_samples(target, count, format=fmt, seed=coerce("seed", int, seed), labels=label_value)
+    click.echo(f"wrote {len(paths) if fmt == 'native' else count} samples to {target}")
+
+
+@cli.command("list", context_settings=CONTEXT)
+@click.argument("domain", required=False)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def list_command(domain: str | None, as_json: bool) -> None:
+    """Domains, models, datasets, objectives, metrics and presets, with the plugin that gave each."""
+    registry = get_registry()
+    domains = [registry.domain(domain).name] if domain else sorted(registry.domains)
+    data: dict[str, Any] = {"domains": {}, "objectives": {}}
+    for name in domains:
+        spec = registry.domains[name]
+        data["domains"][name] = {
+            "description": spec.description,
+            "plugin": registry.owner_of("domains", name),
+            "models": {m: {"description": s.description, "plugin": registry.owner_of("models", (name, m)),
+                           "default": m == spec.default_model,
+                           "presets": {p: v.description for p, v in s.presets.items()}}
+                       for m, s in registry.models_for(name).items()},
+            "datasets": {d: {"description": s.description, "plugin": registry.owner_of("datasets", (name, d)),
+                             "default": d == spec.default_dataset}
+                         for d, s in registry.datasets_for(name).items()},
+            "metrics": {m: {"description": s.description, "plugin": registry.owner_of("metrics", (name, m))}
+                        for m, s in registry.metrics_for(name).items()},
+        }
+    for name, spec in sorted(registry.objectives.items()):
+        data["objectives"][name] = {"description": spec.description, "plugin": registry.owner_of("objectives", name)}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    for name, entry in data["domains"].items():
+        click.echo(f"{name}: {entry['description']}  [{entry['plugin']}]")
+        for kind in ("models", "datasets", "metrics"):
+            for item, detail in entry[kind].items():
+                default = " (default)" if detail.get("default") else ""
+                click.echo(f"  {kind[:-1]:8} {item}{default}: {detail['description']}  [{detail['plugin']}]")
+                for preset, text in detail.get("presets", {}).items():
+                    click.echo(f"           --preset {preset}: {text}")
+    click.echo("objectives:")
+    for name, detail in data["objectives"].items():
+        click.echo(f"  {name}: {detail['description']}  [{detail['plugin']}]")
+
+
+@cli.command("plugins", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def plugins_command(as_json: bool) -> None:
+    """Installed plugins, their versions, what each registers, and failures."""
+    registry = get_registry()
+    rows = [
+        {"name": p.name, "version": p.version, "builtin": p.builtin, "registered": p.registered, "error": p.error}
+        for p in registry.plugins
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        kind = "built-in" if row["builtin"] else "third-party"
+        click.echo(f"{row['name']} {row['version'] or '(unknown version)'} ({kind})")
+        if row["error"]:
+            click.echo(f"  FAILED: {row['error']}")
+        for what, names in row["registered"].items():
+            click.echo(f"  {what}: {', '.join(names)}")
+
+
+@cli.command("devices", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def devices_command(as_json: bool) -> None:
+    """The devices torch sees here."""
+    import torch
+
+    from .devices import describe_devices, resolve_device
+
+    rows = describe_devices()
+    if as_json:
+        click.echo(json.dumps({"torch": torch.__version__, "auto": str(resolve_device("auto")), "devices": rows}, indent=2))
+        return
+    click.echo(f"torch {torch.__version__}; --device auto picks {resolve_device('auto')}")
+    for row in rows:
+        details = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("device", "name"))
+        click.echo(f"  {row['device']}: {row['name']}" + (f" ({details})" if details else ""))
+
+
+_commands_added = False
+
+
+def _add_plugin_commands() -> None:
+    global _commands_added
+    if _commands_added:
+        return
+    _commands_added = True
+    for impl in plugin_manager().hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:  # a plugin's broken command must not break the CLI
+            click.echo(f"warning: plugin {impl.plugin_name} failed to add its commands: {exc}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: one-line errors, never a traceback for a user mistake."""
+    _add_plugin_commands()
+    try:
+        cli.main(args=argv, prog_name="gankit", standalone_mode=False)
+    except GankitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,104 @@
+"""An endless, resumable stream of shuffled training batches.
+
+Epoch ``e``'s order comes from a generator seeded by ``(seed, e)``, and the stream's
+position is ``(epoch, batch index)``, so a resumed run sees exactly the batches an
+uninterrupted one would. Datasets held in memory (``tensors``) are batched by indexing;
+others go through a DataLoader over the same order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .errors import GankitError
+
+# A dataset this small is copied to the accelerator once and batched there.
+DEVICE_RESIDENT_BYTES = 1 << 30
+
+
+class BatchStream:
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        seed: int,
+        device: torch.device,
+        num_workers: int = 0,
+    ):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.seed = seed
+        self.device = device
+        self.num_workers = num_workers
+        self.size = len(dataset)  # type: ignore[arg-type]
+        if self.size < batch_size:
+            raise GankitError(
+                f"batch size {batch_size} is larger than the dataset ({self.size} samples); "
+                f"lower --batch-size or use more data"
+            )
+        self.batches_per_epoch = self.size // batch_size
+        self.epoch = 0
+        self.index = 0
+        self._order: torch.Tensor | None = None
+        self._iterator: Iterator[Any] | None = None
+        self._tensors = self._place_tensors(getattr(dataset, "tensors", None))
+
+    def _place_tensors(self, tensors: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if tensors is None:
+            return None
+        x, y = tensors
+        on_accelerator = self.device.type != "cpu"
+        if on_accelerator and x.element_size() * x.numel() <= DEVICE_RESIDENT_BYTES:
+            return x.to(self.device), y.to(self.device)
+        if on_accelerator:
+            return x.pin_memory(), y.pin_memory()
+        return x, y
+
+    def _epoch_order(self) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return torch.randperm(self.size, generator=generator)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next batch ``(x, y)`` on the run's device."""
+        if self.index >= self.batches_per_epoch:
+            self.epoch += 1
+            self.index = 0
+            self._order = None
+            self._iterator = None
+        if self._order is None:
+            self._order = self._epoch_order()
+        if self._tensors is not None:
+            start = self.index * self.batch_size
+            idx = self._order[start:start + self.batch_size]
+            x_all, y_all = self._tensors
+            idx = idx.to(x_all.device, non_blocking=True)
+            x, y = x_all.index_select(0, idx), y_all.index_select(0, idx)
+        else:
+            if self._iterator is None:
+                self._iterator = iter(self._loader())
+            x, y = next(self._iterator)
+        self.index += 1
+        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def _loader(self) -> DataLoader:
+        assert self._order is not None
+        remaining = self._order[self.index * self.batch_size:self.batches_per_epoch * self.batch_size]
+        batches = remaining.view(-1, self.batch_size).tolist()
+        return DataLoader(
+            self.dataset,
+            batch_sampler=batches,
+            num_workers=self.num_workers,
+            pin_memory=self.device.type == "cuda",
+        )
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "index": self.index, "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch = int(state["epoch"])
+        self.index = int(state["index"])
+        self._order = None
+        self._iterator = None

@@ -1,0 +1,165 @@
+"""What plugins register: frozen dataclasses describing domains, models, datasets,
+objectives, metrics and presets, plus the ``DataInfo`` a dataset describes itself with.
+
+Nothing here imports torch, so loading the registry (``gankit --help``, ``gankit list``)
+stays fast. Callables in specs import what they need when called.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+    from torch import nn
+    from torch.utils.data import Dataset
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """The options dataclass of a spec that takes none."""
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """How a dataset describes one sample, so models adapt to the data.
+
+    ``shape`` is one sample's shape in the domain's canonical form (image: C×H×W,
+    audio: 1×T, text: (length,)). ``num_classes`` is 0 for unlabelled data.
+    ``extra`` holds domain-specific plain data (a tokenizer as JSON, say); it must stay
+    JSON-serialisable because it is stored in checkpoints and ``config.json``.
+    """
+
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    value_range: tuple[float, float] | None = (-1.0, 1.0)
+    num_classes: int = 0
+    sample_rate: int | None = None
+    vocab_size: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["shape"] = list(self.shape)
+        data["value_range"] = list(self.value_range) if self.value_range is not None else None
+        data["extra"] = dict(self.extra)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "DataInfo":
+        data = dict(data)
+        data["shape"] = tuple(data["shape"])
+        if data.get("value_range") is not None:
+            data["value_range"] = tuple(data["value_range"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    """A kind of data (image, audio, text, ...) and how its samples are written.
+
+    ``write_samples(batch, out_dir, info, start)`` writes one file per sample in the
+    domain's native format (names ``sample-{start+i:05d}.{ext}``) and returns the paths.
+    ``write_preview(batch, path_without_suffix, info)`` writes one preview (a PNG grid,
+    a WAV, a text file) and returns its path. ``to_numpy(batch, info)`` converts samples
+    for ``--format npy`` (images in [0, 1]). ``prepare_real(batch, info)`` turns a real
+    batch into what the discriminator consumes (text: ids → one-hot); ``None`` means the
+    batch is passed unchanged.
+    """
+
+    name: str
+    description: str
+    default_model: str
+    default_dataset: str
+    write_samples: Callable[["torch.Tensor", Path, DataInfo, int], list[Path]]
+    write_preview: Callable[["torch.Tensor", Path, DataInfo], Path]
+    to_numpy: Callable[["torch.Tensor", DataInfo], "np.ndarray"]
+    prepare_real: Callable[["torch.Tensor", DataInfo], "torch.Tensor"] | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A generator/discriminator pair for one domain.
+
+    ``build(options, info)`` returns ``(generator, discriminator)``: the generator follows
+    :class:`gankit.models.Generator`, the discriminator maps a batch (and labels, when
+    conditional) to one logit per sample. ``options`` is the typed dataclass of the model's
+    options; ``defaults`` are training options this model works best with (objective,
+    learning rates, ...), applied above the engine's defaults and below a preset.
+    ``presets`` are named bundles of training and model options (``--preset NAME``).
+    """
+
+    name: str
+    domain: str
+    description: str
+    build: Callable[[Any, DataInfo], tuple["nn.Module", "nn.Module"]]
+    options: type = NoOptions
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    presets: Mapping[str, "Preset"] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named recipe: training options (``steps``, ``lr_g``, ``objective``, ...) and
+    model/dataset options, with a line saying what it is for."""
+
+    description: str
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A source of real samples for one domain.
+
+    ``build(options, data_path)`` returns a ``torch.utils.data.Dataset`` of ``(x, y)`` pairs
+    with an ``info`` attribute (:class:`DataInfo`). A dataset that holds everything in
+    memory may also expose ``tensors = (x_all, y_all)``; the engine then gathers batches
+    by indexing instead of going through a DataLoader. ``data_path`` is ``--data`` or
+    ``None``; ``needs_data`` says the dataset cannot work without it.
+    """
+
+    name: str
+    domain: str
+    description: str
+    build: Callable[[Any, Path | None], "Dataset"]
+    options: type = NoOptions
+    needs_data: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """An adversarial objective. Both losses see both sides' logits, so relativistic
+    objectives fit: ``d_loss(real_logits, fake_logits)`` and
+    ``g_loss(real_logits, fake_logits)``, each returning a scalar tensor to minimise.
+    ``g_uses_real`` says whether ``g_loss`` reads ``real_logits`` (if not, the engine
+    skips the discriminator pass over real data in the generator phase and passes None).
+    ``penalty`` is the penalty this objective implies when the user chose none
+    (``wgan-gp`` → ``"gp"``).
+    """
+
+    name: str
+    description: str
+    d_loss: Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
+    g_loss: Callable[["torch.Tensor | None", "torch.Tensor"], "torch.Tensor"]
+    g_uses_real: bool = False
+    penalty: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A measure of sample quality for one domain.
+
+    ``compute(fake, real, info)`` takes canonical-form batches and returns a mapping of
+    metric names to floats. ``higher_is_better`` states the direction of ``primary``.
+    """
+
+    name: str
+    domain: str
+    description: str
+    compute: Callable[["torch.Tensor", "torch.Tensor", DataInfo], Mapping[str, float]]
+    primary: str = ""
+    higher_is_better: bool = False

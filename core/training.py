@@ -1,0 +1,322 @@
+"""The adversarial training loop, top to bottom.
+
+One step is one generator update preceded by ``n_critic`` discriminator updates. Each
+phase is zero_grad → loss from the objective → backward (through a GradScaler for fp16)
+→ optional clipping → optimiser step. Losses stay on the device and are read only every
+``log_every`` steps, so the loop never waits on the accelerator in between.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import __version__
+from .checkpoint import (
+    FORMAT_VERSION,
+    capture_rng_state,
+    prune_checkpoints,
+    restore_rng_state,
+    save_checkpoint,
+    step_checkpoint_name,
+)
+from .config import ResolvedConfig
+from .devices import resolve_device, resolve_precision
+from .errors import GankitError
+from .penalties import PENALTIES, compute_penalty, has_batchnorm
+from .progress import Progress
+from .registry import Registry
+from .rundir import MetricsLog, default_run_dir, prepare_run_dir, provenance, write_json_atomic
+from .specs import DataInfo
+
+PREVIEW_SEED_OFFSET = 7919
+NOISE_SEED_OFFSET = 104729
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    stopped_early: bool
+
+
+def train_run(
+    config: ResolvedConfig,
+    registry: Registry,
+    *,
+    resume_state: dict[str, Any] | None = None,
+    command_line: str | None = None,
+) -> TrainResult:
+    cfg = config.train
+    domain = registry.domain(cfg.domain)
+    model_spec = registry.model(cfg.domain, cfg.model or domain.default_model)
+    dataset_spec = registry.dataset(cfg.domain, cfg.dataset or domain.default_dataset)
+    objective = registry.objective(cfg.objective)
+    penalty = objective.penalty or "none" if cfg.penalty == "auto" else cfg.penalty
+    if penalty != "none" and penalty not in PENALTIES:
+        raise GankitError(f"unknown penalty {penalty!r}; choose one of: none, {', '.join(PENALTIES)}")
+    penalty_weight = cfg.penalty_weight if cfg.penalty_weight is not None else (
+        PENALTIES[penalty].default_weight if penalty != "none" else 0.0
+    )
+    if dataset_spec.needs_data and not cfg.data:
+        raise GankitError(f"dataset {dataset_spec.name!r} needs --data PATH ({dataset_spec.description})")
+
+    run_dir = Path(cfg.out) if cfg.out else default_run_dir(cfg.domain, model_spec.name)
+    prepare_run_dir(run_dir, resume=resume_state is not None)
+
+    # Seeds first, so weights, latents and data order all follow --seed.
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)
+    random.seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
+
+    dataset = dataset_spec.build(config.dataset_options, Path(cfg.data) if cfg.data else None)
+    info: DataInfo = dataset.info
+    generator, discriminator = model_spec.build(config.model_options, info)
+    generator.to(device)
+    discriminator.to(device)
+    if penalty == "gp" and has_batchnorm(discriminator):
+        raise GankitError(
+            f"the gradient penalty needs per-sample discriminator outputs, but model {model_spec.name!r} "
+            f"has BatchNorm in its discriminator; use --penalty r1/none or a discriminator without BatchNorm"
+        )
+    generator_ema = _make_ema(generator) if cfg.ema_decay > 0 else None
+    conditional = generator.num_classes > 0
+
+    fused = device.type == "cuda"
+    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=cfg.betas_g, fused=fused)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=cfg.betas_d, fused=fused)
+    scaler_g = torch.amp.GradScaler(device.type, enabled=precision.use_scaler)
+    scaler_d = torch.amp.GradScaler(device.type, enabled=precision.use_scaler)
+
+    from .data import BatchStream
+
+    stream = BatchStream(dataset, cfg.batch_size, cfg.seed, device, cfg.num_workers)
+    noise = torch.Generator(device=device).manual_seed(cfg.seed + NOISE_SEED_OFFSET)
+    preview_z, preview_labels = _preview_latents(generator, cfg.num_preview, cfg.seed, device)
+    prepare_real = domain.prepare_real or (lambda batch, _info: batch)
+
+    start_step, d_steps, elapsed_before = 0, 0, 0.0
+    if resume_state is not None:
+        generator.load_state_dict(resume_state["generator"])
+        discriminator.load_state_dict(resume_state["discriminator"])
+        if generator_ema is not None and resume_state.get("generator_ema") is not None:
+            generator_ema.load_state_dict(resume_state["generator_ema"])
+        opt_g.load_state_dict(resume_state["optimizer_g"])
+        opt_d.load_state_dict(resume_state["optimizer_d"])
+        scaler_g.load_state_dict(resume_state["scaler_g"])
+        scaler_d.load_state_dict(resume_state["scaler_d"])
+        stream.load_state_dict(resume_state["sampler"])
+        if resume_state["rng"].get("noise_device") == str(noise.device):
+            restore_rng_state(resume_state["rng"], noise)
+        else:
+            restore_rng_state({**resume_state["rng"], "noise": torch.Generator(device=device).manual_seed(
+                cfg.seed + NOISE_SEED_OFFSET + resume_state["step"]).get_state()}, noise)
+        start_step = int(resume_state["step"])
+        d_steps = int(resume_state.get("d_steps", 0))
+        elapsed_before = float(resume_state.get("elapsed", 0.0))
+
+    total = cfg.steps
+    if start_step >= total:
+        raise GankitError(f"the run is already at step {start_step}; pass a larger --steps to continue it")
+
+    registry_plugins = registry.plugins
+    config_record = config.to_dict()
+    config_record["data_info"] = info.to_dict()
+    config_record["provenance"] = provenance(registry_plugins, command_line)
+    write_json_atomic(config_record, run_dir / "config.json")
+    metrics = MetricsLog(run_dir / "metrics.jsonl", resume_step=start_step if resume_state else None)
+    progress = Progress(total, start_step, cfg.quiet, f"{cfg.domain}/{model_spec.name}")
+    description = getattr(dataset, "description", None)
+    if description and not resume_state:
+        progress.message(f"data: {description}")
+
+    def sample_labels(n: int) -> torch.Tensor | None:
+        if not conditional:
+            return None
+        return torch.randint(generator.num_classes, (n,), device=device, generator=noise)
+
+    def d_phase(real: torch.Tensor, real_labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        nonlocal d_steps
+        z = generator.sample_latent(real.shape[0], device=device, generator=noise)
+        fake_labels = sample_labels(real.shape[0])
+        with precision.autocast(device):
+            with torch.no_grad():
+                fake = generator(z, fake_labels)
+            real_logits = discriminator(real, real_labels)
+            fake_logits = discriminator(fake, fake_labels)
+            loss = objective.d_loss(real_logits, fake_logits)
+        penalty_value = loss.new_zeros(())
+        if penalty != "none" and d_steps % cfg.penalty_every == 0:
+            penalty_value = compute_penalty(penalty, discriminator, real, fake, real_labels, generator=noise)
+            loss = loss + penalty_value * (penalty_weight * cfg.penalty_every)
+        _step(loss, opt_d, scaler_d, discriminator)
+        d_steps += 1
+        return loss.detach(), penalty_value.detach()
+
+    def g_phase(real: torch.Tensor, real_labels: torch.Tensor | None) -> torch.Tensor:
+        z = generator.sample_latent(real.shape[0], device=device, generator=noise)
+        fake_labels = sample_labels(real.shape[0])
+        discriminator.requires_grad_(False)
+        with precision.autocast(device):
+            fake = generator(z, fake_labels)
+            fake_logits = discriminator(fake, fake_labels)
+            real_logits = None
+            if objective.g_uses_real:
+                with torch.no_grad():
+                    real_logits = discriminator(real, real_labels)
+            loss = objective.g_loss(real_logits, fake_logits)
+        discriminator.requires_grad_(True)
+        _step(loss, opt_g, scaler_g, generator)
+        return loss.detach()
+
+    def _step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, module: nn.Module) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if cfg.grad_clip > 0:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+
+    def write_preview(step: int) -> None:
+        net = generator_ema if generator_ema is not None else generator
+        was_training = net.training
+        net.eval()
+        with torch.no_grad(), precision.autocast(device):
+            batch = net.generate(preview_z, preview_labels)
+        net.train(was_training)
+        domain.write_preview(batch.float().cpu(), run_dir / "samples" / f"step-{step:07d}", info)
+
+    def checkpoint(step: int) -> None:
+        state = {
+            "format_version": FORMAT_VERSION,
+            "gankit_version": __version__,
+            "config": config.to_dict(),
+            "data_info": info.to_dict(),
+            "step": step,
+            "total_steps": total,
+            "d_steps": d_steps,
+            "elapsed": elapsed_before + time.monotonic() - started,
+            "generator": generator.state_dict(),
+            "discriminator": discriminator.state_dict(),
+            "generator_ema": generator_ema.state_dict() if generator_ema is not None else None,
+            "optimizer_g": opt_g.state_dict(),
+            "optimizer_d": opt_d.state_dict(),
+            "scaler_g": scaler_g.state_dict(),
+            "scaler_d": scaler_d.state_dict(),
+            "sampler": stream.state_dict(),
+            "rng": capture_rng_state(noise),
+        }
+        folder = run_dir / "checkpoints"
+        step_path = folder / step_checkpoint_name(step)
+        save_checkpoint(state, step_path)
+        _link_atomic(step_path, folder / "last.pt")
+        prune_checkpoints(folder, cfg.keep_last)
+
+    # The loop -------------------------------------------------------------------------
+    started = time.monotonic()
+    deadline = started + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+    sums = torch.zeros(3, device=device)  # d_loss, g_loss, penalty since the last log
+    since_log, last_log_time = 0, started
+    step, stopped_early = start_step, False
+    generator.train()
+    discriminator.train()
+    try:
+        while step < total:
+            generator.on_step(step, total)
+            for _ in range(cfg.n_critic):
+                real, labels = stream.next()
+                real = prepare_real(real, info)
+                real_labels = labels if conditional else None
+                d_loss, penalty_value = d_phase(real, real_labels)
+            g_loss = g_phase(real, real_labels)
+            if generator_ema is not None:
+                _update_ema(generator_ema, generator, min(cfg.ema_decay, (1 + step) / (10 + step)))
+            sums += torch.stack((d_loss, g_loss, penalty_value)).float()
+            since_log += 1
+            step += 1
+            progress.advance()
+
+            out_of_time = time.monotonic() >= deadline
+            if step % cfg.log_every == 0 or step == total or out_of_time:
+                d_mean, g_mean, p_mean = (sums / since_log).tolist()
+                now = time.monotonic()
+                if not all(map(math.isfinite, (d_mean, g_mean, p_mean))):
+                    raise GankitError(
+                        f"non-finite loss at step {step} (d_loss={d_mean}, g_loss={g_mean}); the last good "
+                        f"checkpoint is {run_dir / 'checkpoints' / 'last.pt'}; try a lower learning rate"
+                    )
+                record = {"step": step, "d_loss": d_mean, "g_loss": g_mean}
+                if penalty != "none":
+                    record["penalty"] = p_mean
+                record.update(steps_per_s=since_log / max(now - last_log_time, 1e-9),
+                              time=round(elapsed_before + now - started, 3))
+                metrics.write(record)
+                progress.report(record)
+                sums.zero_()
+                since_log, last_log_time = 0, now
+            if cfg.sample_every and step % cfg.sample_every == 0 and step != total:
+                write_preview(step)
+            if out_of_time and step < total:
+                progress.message(f"stopping at step {step}: --max-minutes {cfg.max_minutes} reached")
+                stopped_early = True
+                break
+            if step % cfg.checkpoint_every == 0 and step != total:
+                checkpoint(step)
+        write_preview(step)
+        checkpoint(step)
+    finally:
+        progress.close()
+        metrics.close()
+    return TrainResult(run_dir=run_dir, step=step, stopped_early=stopped_early)
+
+
+def _make_ema(generator: nn.Module) -> nn.Module:
+    ema = copy.deepcopy(generator).eval()
+    ema.requires_grad_(False)
+    return ema
+
+
+@torch.no_grad()
+def _update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    ema_params = list(ema.parameters())
+    torch._foreach_lerp_(ema_params, [p.detach() for p in model.parameters()], 1.0 - decay)
+    for ema_buffer, buffer in zip(ema.buffers(), model.buffers()):
+        ema_buffer.copy_(buffer)
+
+
+def _preview_latents(generator: Any, n: int, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A fixed batch of latents (and labels, cycling through the classes) drawn from its own
+    generator, so previews never change the training RNG and compare across steps."""
+    fixed = torch.Generator().manual_seed(seed + PREVIEW_SEED_OFFSET)
+    z = generator.sample_latent(n, device="cpu", generator=fixed).to(device)
+    labels = None
+    if generator.num_classes > 0:
+        labels = (torch.arange(n) % generator.num_classes).to(device)
+    return z, labels
+
+
+def _link_atomic(source: Path, target: Path) -> None:
+    """Point ``target`` at ``source``'s content atomically (a hard link where the file
+    system allows, a copy otherwise)."""
+    import os
+    import shutil
+
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)

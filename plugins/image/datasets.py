@@ -1,0 +1,266 @@
+"""The image plugin's datasets: the embedded procedural ``shapes`` and ``mnist`` from its
+original IDX files. Both live in memory and expose ``tensors`` for fast batching."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import math
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from gankit.errors import GankitError
+from gankit.specs import DataInfo
+
+from .options import MNISTOptions, ShapesOptions
+
+logger = logging.getLogger("gankit")
+
+
+class InMemoryImageDataset(Dataset):
+    """``(x, y)`` pairs indexed from ``tensors = (x_all, y_all)``: x_all float32 N×C×H×W in
+    [-1, 1], y_all int64 (N,). ``description`` says in one line what was loaded."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, *, num_classes: int, description: str = "",
+                 class_names: tuple[str, ...] = ()):
+        if x.ndim != 4 or x.dtype != torch.float32:
+            raise ValueError(f"expected float32 images N×C×H×W, got {x.dtype} {tuple(x.shape)}")
+        if y.shape != (x.shape[0],) or y.dtype != torch.long:
+            raise ValueError(f"expected int64 labels of shape ({x.shape[0]},), got {y.dtype} {tuple(y.shape)}")
+        self.tensors = (x, y)
+        self.description = description
+        extra = {"class_names": list(class_names)} if class_names else {}
+        self.info = DataInfo(shape=tuple(x.shape[1:]), dtype="float32", value_range=(-1.0, 1.0),
+                             num_classes=num_classes, extra=extra)
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.tensors[0][index], self.tensors[1][index]
+
+
+# shapes ----------------------------------------------------------------------------------
+
+def build_shapes(options: ShapesOptions, data_path: Path | None = None) -> InMemoryImageDataset:
+    """The ``shapes`` dataset: ``options.count`` images of ten simple shapes, drawn with a
+    random position, scale and stroke width from ``options.seed``."""
+    if data_path is not None:
+        logger.warning("dataset 'shapes' is drawn in memory and ignores --data %s", data_path)
+    x, y = render_shapes(options.count, options.size, options.channels, options.seed)
+    kind = "grayscale" if options.channels == 1 else "RGB"
+    description = (f"shapes: {options.count} procedurally drawn {options.size}x{options.size} {kind} images "
+                   f"of {len(SHAPE_CLASSES)} classes (seed {options.seed})")
+    return InMemoryImageDataset(torch.from_numpy(x), torch.from_numpy(y), num_classes=len(SHAPE_CLASSES),
+                                description=description, class_names=SHAPE_CLASSES)
+
+
+def render_shapes(count: int, size: int, channels: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """float32 count×channels×size×size in [-1, 1] and int64 labels.
+
+    Each shape is a signed distance field (negative inside, in pixels); coverage
+    ``clip(0.5 - d, 0, 1)`` gives a one-pixel anti-aliased edge. Classes are balanced, and
+    every random number is drawn up front, so the geometry does not depend on ``channels``.
+    """
+    rng = np.random.default_rng(seed)
+    labels = rng.permutation(np.arange(count) % len(SHAPE_CLASSES))
+    radius = rng.uniform(0.18, 0.38, count) * size
+    stroke = rng.uniform(0.07, 0.14, count) * size
+    room = np.maximum(size - 2 * radius - 2, 0)
+    cx = radius + 1 + rng.random(count) * room
+    cy = radius + 1 + rng.random(count) * room
+    flip = rng.random(count) < 0.5
+    colour = rng.uniform(0.25, 1.0, (count, 3))
+    colour /= colour.max(axis=1, keepdims=True)
+    radius, stroke, cx, cy, flip = (a[:, None, None] for a in (radius, stroke, cx, cy, flip))
+
+    coords = np.arange(size, dtype=np.float32) + 0.5
+    coverage = np.empty((count, size, size), dtype=np.float32)
+    for label, sdf in enumerate(_SDFS.values()):
+        idx = np.flatnonzero(labels == label)
+        dx = coords[None, None, :] - cx[idx].astype(np.float32)
+        dy = coords[:, None] - cy[idx].astype(np.float32)
+        d = sdf(dx, dy, radius[idx].astype(np.float32), stroke[idx].astype(np.float32), flip[idx])
+        coverage[idx] = np.clip(0.5 - d, 0.0, 1.0)
+
+    if channels == 1:
+        x = coverage[:, None] * 2 - 1
+    else:
+        x = coverage[:, None] * (2 * colour.astype(np.float32)[:, :, None, None]) - 1
+    return np.ascontiguousarray(x, dtype=np.float32), labels.astype(np.int64)
+
+
+def _box(dx, dy, hx, hy):
+    qx, qy = np.abs(dx) - hx, np.abs(dy) - hy
+    return np.hypot(np.maximum(qx, 0), np.maximum(qy, 0)) + np.minimum(np.maximum(qx, qy), 0)
+
+
+def _filled_circle(dx, dy, r, w, flip):
+    return np.hypot(dx, dy) - r
+
+
+def _ring(dx, dy, r, w, flip):
+    return np.abs(np.hypot(dx, dy) - (r - w / 2)) - w / 2
+
+
+def _square_outline(dx, dy, r, w, flip):
+    return np.abs(_box(dx, dy, r, r) + w / 2) - w / 2
+
+
+def _filled_square(dx, dy, r, w, flip):
+    return _box(dx, dy, 0.85 * r, 0.85 * r)
+
+
+def _triangle(dx, dy, r, w, flip):
+    root5 = np.float32(math.sqrt(5.0))
+    left = (-2 * dx - dy - r) / root5
+    right = (2 * dx - dy - r) / root5
+    return np.maximum(np.maximum(left, right), dy - r)
+
+
+def _cross(dx, dy, r, w, flip):
+    return np.minimum(_box(dx, dy, r, w / 2), _box(dx, dy, w / 2, r))
+
+
+def _horizontal_bar(dx, dy, r, w, flip):
+    return _box(dx, dy, r, w)
+
+
+def _vertical_bar(dx, dy, r, w, flip):
+    return _box(dx, dy, w, r)
+
+
+def _diagonal_line(dx, dy, r, w, flip):
+    ux = np.float32(1 / math.sqrt(2))
+    uy = np.where(flip, -ux, ux)
+    reach = r * np.float32(math.sqrt(2))
+    t = np.clip(dx * ux + dy * uy, -reach, reach)
+    return np.hypot(dx - t * ux, dy - t * uy) - w / 2
+
+
+def _two_dots(dx, dy, r, w, flip):
+    dot = np.minimum(np.maximum(0.3 * r, 0.75 * w), 0.4 * r)
+    offset = r - dot
+    along, across = np.where(flip, dy, dx), np.where(flip, dx, dy)
+    return np.minimum(np.hypot(along - offset, across), np.hypot(along + offset, across)) - dot
+
+
+# Signed distance (pixels, negative inside) of each class, given offsets from the centre,
+# half-extent r, stroke width w and a per-image orientation flip.
+_SDFS = {
+    "filled circle": _filled_circle,
+    "ring": _ring,
+    "square outline": _square_outline,
+    "filled square": _filled_square,
+    "triangle": _triangle,
+    "cross": _cross,
+    "horizontal bar": _horizontal_bar,
+    "vertical bar": _vertical_bar,
+    "diagonal line": _diagonal_line,
+    "two dots": _two_dots,
+}
+SHAPE_CLASSES: tuple[str, ...] = tuple(_SDFS)
+
+
+# mnist -----------------------------------------------------------------------------------
+
+_PREFIXES = {"train": "train", "test": "t10k"}
+_IMAGES_MAGIC, _LABELS_MAGIC = 2051, 2049
+
+
+def build_mnist(options: MNISTOptions, data_path: Path | None) -> InMemoryImageDataset:
+    """The ``mnist`` dataset from the original IDX files in the folder ``data_path``
+    (Fashion-MNIST's files, which share the format and names, work too)."""
+    folder = _check_folder(data_path)
+    split = _choose_split(folder, options.split)
+    images_path = _find(folder, split, "images")
+    labels_path = _find(folder, split, "labels")
+    assert images_path is not None and labels_path is not None
+    images = read_idx(images_path, _IMAGES_MAGIC, "images")
+    labels = read_idx(labels_path, _LABELS_MAGIC, "labels")
+    if images.ndim != 3 or labels.ndim != 1:
+        raise GankitError(f"{images_path}: expected N×H×W images and N labels, got {images.shape} and {labels.shape}")
+    if images.shape[0] != labels.shape[0]:
+        raise GankitError(f"{images_path} holds {images.shape[0]} images but {labels_path} holds "
+                          f"{labels.shape[0]} labels; the two files must come from the same split")
+    if labels.size and labels.max() > 9:
+        raise GankitError(f"{labels_path}: labels must be digits 0-9, found {int(labels.max())}")
+    total = images.shape[0]
+    if options.limit is not None:
+        images, labels = images[: options.limit], labels[: options.limit]
+    count = f"first {images.shape[0]} of {total}" if images.shape[0] < total else f"{total}"
+    description = f"mnist {split} split ({count} images) from {images_path}"
+    logger.info(description)
+    x = torch.from_numpy(images.astype(np.float32)).unsqueeze(1).div_(127.5).sub_(1.0)
+    y = torch.from_numpy(labels.astype(np.int64))
+    return InMemoryImageDataset(x, y, num_classes=10, description=description,
+                                class_names=tuple(str(d) for d in range(10)))
+
+
+def _expected_files(split: str) -> str:
+    prefix = _PREFIXES[split]
+    return f"{prefix}-images-idx3-ubyte[.gz] and {prefix}-labels-idx1-ubyte[.gz]"
+
+
+def _check_folder(data_path: Path | None) -> Path:
+    hint = f"pass --data PATH to the folder holding {_expected_files('test')} (or the train-* files)"
+    if data_path is None:
+        raise GankitError(f"dataset 'mnist' reads the original MNIST IDX files: {hint}")
+    folder = Path(data_path).expanduser()
+    if not folder.exists():
+        raise GankitError(f"dataset 'mnist': --data {folder} does not exist; {hint}")
+    if not folder.is_dir():
+        raise GankitError(f"dataset 'mnist': --data {folder} is a file; pass the folder that holds the MNIST files")
+    return folder
+
+
+def _choose_split(folder: Path, wanted: str) -> str:
+    def complete(split: str) -> bool:
+        return _find(folder, split, "images") is not None and _find(folder, split, "labels") is not None
+
+    if wanted != "auto":
+        if not complete(wanted):
+            raise GankitError(f"dataset 'mnist': no {wanted} split in {folder}: looked for {_expected_files(wanted)}")
+        return wanted
+    for split in ("train", "test"):
+        if complete(split):
+            return split
+    raise GankitError(f"dataset 'mnist' found no MNIST files in {folder}: looked for {_expected_files('train')} "
+                      f"(train split) or {_expected_files('test')} (test split)")
+
+
+def _find(folder: Path, split: str, kind: str) -> Path | None:
+    prefix, dims = _PREFIXES[split], 3 if kind == "images" else 1
+    for stem in (f"{prefix}-{kind}-idx{dims}-ubyte", f"{prefix}-{kind}.idx{dims}-ubyte"):
+        for name in (stem + ".gz", stem):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def read_idx(path: Path, magic: int, what: str) -> np.ndarray:
+    """The uint8 array of an IDX file (gzipped when its name ends in .gz), checking the
+    magic number and that the data fills the dimensions the header states."""
+    try:
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise GankitError(f"cannot read MNIST {what} file {path}: {exc}; download it again") from None
+    found = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
+    if found != magic:
+        raise GankitError(f"{path} is not an MNIST {what} file: its magic number is {found}, expected {magic}; "
+                          f"check the file names, or download the files again")
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise GankitError(f"{path} is truncated: its header is incomplete; download it again")
+    dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if len(data) - header != math.prod(dims):
+        raise GankitError(f"{path} is truncated or corrupt: its header promises {math.prod(dims)} bytes of "
+                          f"{what} {dims}, it holds {len(data) - header}; download it again")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)

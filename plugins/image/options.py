@@ -1,0 +1,65 @@
+"""Options of the image plugin's models and datasets.
+
+Kept free of torch/numpy imports: the registry reads these schemas to build ``--help``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class MLPOptions:
+    """Options of the ``mlp`` model."""
+
+    latent_dim: int = field(default=100, metadata={"help": "size of the generator's standard-normal latent vector"})
+    hidden: int = field(default=128, metadata={"help": "width of both hidden layers in G and D"})
+    negative_slope: float = field(default=0.2, metadata={"help": "slope of LeakyReLU for negative inputs"})
+    dropout: float = field(default=0.0, metadata={"help": "dropout in D after each hidden activation (0: off)"})
+
+    def __post_init__(self) -> None:
+        _positive("latent_dim", self.latent_dim)
+        _positive("hidden", self.hidden)
+        if self.negative_slope < 0:
+            raise ValueError(f"negative_slope must be >= 0, got {self.negative_slope}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class ShapesOptions:
+    """Options of the embedded ``shapes`` dataset."""
+
+    count: int = field(default=10000, metadata={"help": "number of images to draw"})
+    size: int = field(default=28, metadata={"help": "image height and width in pixels"})
+    channels: Literal[1, 3] = field(default=1, metadata={"help": "1: grayscale; 3: RGB with a random colour per shape"})
+    seed: int = field(default=0, metadata={"help": "seed of the drawing; the same seed gives the same images"})
+
+    def __post_init__(self) -> None:
+        _positive("count", self.count)
+        if self.size < 8:
+            raise ValueError(f"size must be at least 8 pixels, got {self.size}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+
+
+@dataclass(frozen=True)
+class MNISTOptions:
+    """Options of the ``mnist`` dataset."""
+
+    split: Literal["auto", "train", "test"] = field(
+        default="auto", metadata={"help": "which files to read; auto: train if present, else test"}
+    )
+    limit: int | None = field(default=None, metadata={"help": "use only the first N images"})
+
+    def __post_init__(self) -> None:
+        if self.split not in ("auto", "train", "test"):
+            raise ValueError(f"split must be auto, train or test, got {self.split!r}")
+        if self.limit is not None:
+            _positive("limit", self.limit)
+
+
+def _positive(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
