@@ -92,7 +92,8 @@ def _make_train_command(registry: Registry, domain_name: str) -> click.Command:
             options[key.replace("-", "_")] = value
         from .api import train
 
-        command_line = "gankit " + shlex.join(sys.argv[1:])
+        root = click.get_current_context().find_root()
+        command_line = "gankit " + shlex.join((root.obj or {}).get("argv", sys.argv[1:]))
         run = train(domain_name, config=config_file, command_line=command_line, **options)
         click.echo(f"run saved to {run.dir} (step {run.step})")
 
@@ -262,8 +263,9 @@ def _add_plugin_commands() -> None:
 def main(argv: list[str] | None = None) -> None:
     """The console script: one-line errors, never a traceback for a user mistake."""
     _add_plugin_commands()
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        cli.main(args=argv, prog_name="gankit", standalone_mode=False)
+        cli.main(args=args, prog_name="gankit", standalone_mode=False, obj={"argv": args})
     except GankitError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -56,9 +56,13 @@ def get_plugin_manager(load_entry_points: bool = True) -> tuple[pluggy.PluginMan
     infos: list[PluginInfo] = []
     version = _gankit_version()
     for module_name in BUILTIN_PLUGINS:
-        module = importlib.import_module(module_name)
-        pm.register(module, name=module_name)
-        infos.append(PluginInfo(module_name, version, builtin=True))
+        info = PluginInfo(module_name, version, builtin=True)
+        infos.append(info)
+        try:
+            pm.register(importlib.import_module(module_name), name=module_name)
+        except Exception as exc:  # reported by `gankit plugins`; the other plugins still work
+            info.error = f"failed to load: {type(exc).__name__}: {exc}"
+
     if load_entry_points:
         allowed = _allowed_plugins()
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -119,8 +123,8 @@ class Registry:
             ("metrics", self.pm.hook.register_metrics, MetricSpec, self.metrics),
         ]
         for kind, hook, spec_type, table in order:
-            # pluggy lists implementations last-registered first; built-ins go first here.
-            for impl in reversed(hook.get_hookimpls()):
+            # In registration order: built-ins first, so a clash is blamed on the newcomer.
+            for impl in hook.get_hookimpls():
                 info = infos[impl.plugin_name]
                 if info.error:
                     continue

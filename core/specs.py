@@ -118,7 +118,8 @@ class DatasetSpec:
     ``build(options, data_path)`` returns a ``torch.utils.data.Dataset`` of ``(x, y)`` pairs
     with an ``info`` attribute (:class:`DataInfo`). A dataset that holds everything in
     memory may also expose ``tensors = (x_all, y_all)``; the engine then gathers batches
-    by indexing instead of going through a DataLoader. ``data_path`` is ``--data`` or
+    by indexing instead of going through a DataLoader. A ``description`` string attribute,
+    if present, is printed when training starts (which split, how many samples). ``data_path`` is ``--data`` or
     ``None``; ``needs_data`` says the dataset cannot work without it.
     """
 

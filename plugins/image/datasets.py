@@ -48,13 +48,13 @@ class InMemoryImageDataset(Dataset):
 
 def build_shapes(options: ShapesOptions, data_path: Path | None = None) -> InMemoryImageDataset:
     """The ``shapes`` dataset: ``options.count`` images of ten simple shapes, drawn with a
-    random position, scale and stroke width from ``options.seed``."""
+    random position, scale and stroke width from ``options.data_seed``."""
     if data_path is not None:
         logger.warning("dataset 'shapes' is drawn in memory and ignores --data %s", data_path)
-    x, y = render_shapes(options.count, options.size, options.channels, options.seed)
+    x, y = render_shapes(options.count, options.size, options.channels, options.data_seed)
     kind = "grayscale" if options.channels == 1 else "RGB"
     description = (f"shapes: {options.count} procedurally drawn {options.size}x{options.size} {kind} images "
-                   f"of {len(SHAPE_CLASSES)} classes (seed {options.seed})")
+                   f"of {len(SHAPE_CLASSES)} classes (seed {options.data_seed})")
     return InMemoryImageDataset(torch.from_numpy(x), torch.from_numpy(y), num_classes=len(SHAPE_CLASSES),
                                 description=description, class_names=SHAPE_CLASSES)
 

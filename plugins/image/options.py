@@ -34,7 +34,9 @@ class ShapesOptions:
     count: int = field(default=10000, metadata={"help": "number of images to draw"})
     size: int = field(default=28, metadata={"help": "image height and width in pixels"})
     channels: Literal[1, 3] = field(default=1, metadata={"help": "1: grayscale; 3: RGB with a random colour per shape"})
-    seed: int = field(default=0, metadata={"help": "seed of the drawing; the same seed gives the same images"})
+    data_seed: int = field(
+        default=0, metadata={"help": "seed of the drawing (independent of --seed); the same seed gives the same images"}
+    )
 
     def __post_init__(self) -> None:
         _positive("count", self.count)

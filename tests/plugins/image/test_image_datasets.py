@@ -42,9 +42,9 @@ def test_shapes_default_build():
 
 
 def test_shapes_are_deterministic_per_seed():
-    a = build_shapes(ShapesOptions(count=200, seed=3), None).tensors
-    b = build_shapes(ShapesOptions(count=200, seed=3), None).tensors
-    c = build_shapes(ShapesOptions(count=200, seed=4), None).tensors
+    a = build_shapes(ShapesOptions(count=200, data_seed=3), None).tensors
+    b = build_shapes(ShapesOptions(count=200, data_seed=3), None).tensors
+    c = build_shapes(ShapesOptions(count=200, data_seed=4), None).tensors
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert not torch.equal(a[0], c[0])
 

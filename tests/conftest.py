@@ -1,0 +1,37 @@
+"""Shared fixtures. Third-party plugins installed in the environment never leak into the
+tests: GANKIT_LOAD_PLUGINS is empty unless a test sets it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ["GANKIT_LOAD_PLUGINS"] = ""
+
+import pytest  # noqa: E402
+
+TESTS = Path(__file__).parent
+sys.path.insert(0, str(TESTS))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def gauss_plugin():
+    """The 2-D Gaussian test plugin, registered for one test and removed afterwards."""
+    import gauss_plugin as plugin
+
+    from gankit.registry import plugin_manager
+
+    pm = plugin_manager()
+    pm.register(plugin, name="gauss-test-plugin")
+    try:
+        yield plugin
+    finally:
+        pm.unregister(name="gauss-test-plugin")
