@@ -55,10 +55,11 @@ def _train_options() -> list[click.Option]:
             metavar = "[" + describe_type(types_by_name[field.name]) + "]"
         shown = f" [default: {_show_default(default)}]" if default not in (None, "") else ""
         options.append(click.Option([flag, field.name], default=None, metavar=metavar, help=help_text + shown))
+    # The defaults shown are the engine's; a model's own defaults (listed above) take precedence.
     options.append(click.Option(["--config", "config_file"], default=None, metavar="FILE",
                                 help="TOML or JSON file of options (a run's config.json works too)"))
     options.append(click.Option(["-o", "--option", "extra"], nargs=2, multiple=True, metavar="KEY VALUE",
-                                help="a model or dataset option (see below); repeatable"))
+                                help="a model or dataset option (listed above); repeatable"))
     return options
 
 
@@ -75,6 +76,8 @@ def _domain_help(registry: Registry, domain_name: str) -> str:
         mark = " (default)" if name == domain.default_model else ""
         lines.append(f"  {name}{mark}: {spec.description}")
         lines += [f"      -o {row[0]} {row[1].upper()}: {row[2]}" for row in option_help(spec.options)]
+        if spec.defaults:
+            lines.append("      its defaults: " + ", ".join(f"--{k.replace('_', '-')} {_show_default(v)}" for k, v in spec.defaults.items()))
         lines += [f"      --preset {preset}: {p.description}" for preset, p in spec.presets.items()]
     lines += ["", "\b", "Datasets:"]
     for name, spec in registry.datasets_for(domain_name).items():

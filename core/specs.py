@@ -164,3 +164,25 @@ class MetricSpec:
     compute: Callable[["torch.Tensor", "torch.Tensor", DataInfo], Mapping[str, float]]
     primary: str = ""
     higher_is_better: bool = False
+
+
+def lazy(target: str) -> Callable[..., Any]:
+    """A callable that imports ``"package.module:function"`` on its first call and then
+    forwards to it, so a plugin module can name its factories without importing torch
+    (registering must stay cheap: ``gankit --help`` loads every plugin)."""
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"lazy() expects 'package.module:function', got {target!r}")
+    resolved: list[Callable[..., Any]] = []
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not resolved:
+            import importlib
+
+            resolved.append(getattr(importlib.import_module(module_name), attribute))
+        return resolved[0](*args, **kwargs)
+
+    call.__name__ = attribute
+    call.__qualname__ = attribute
+    call.__doc__ = f"Imports and calls {target}."
+    return call

@@ -7,53 +7,12 @@ or PIL: the callables in the specs below import their module on first call.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Callable
 
 from gankit.hookspecs import hookimpl
-from gankit.specs import DatasetSpec, DataInfo, DomainSpec, ModelSpec
+from gankit.specs import DatasetSpec, DomainSpec, ModelSpec, lazy
 
 from .options import MLPOptions, MNISTOptions, ShapesOptions
-
-if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
-    import torch
-
-
-def _write_samples(batch: "torch.Tensor", out_dir: Path, info: DataInfo, start: int = 0) -> list[Path]:
-    from .io import write_samples
-
-    return write_samples(batch, out_dir, info, start)
-
-
-def _write_preview(batch: "torch.Tensor", path: Path, info: DataInfo) -> Path:
-    from .io import write_preview
-
-    return write_preview(batch, path, info)
-
-
-def _to_numpy(batch: "torch.Tensor", info: DataInfo) -> "np.ndarray":
-    from .io import to_numpy
-
-    return to_numpy(batch, info)
-
-
-def _build_mlp(options: MLPOptions, info: DataInfo) -> tuple[Any, Any]:
-    from .mlp import build
-
-    return build(options, info)
-
-
-def _build_shapes(options: ShapesOptions, data_path: Path | None) -> Any:
-    from .datasets import build_shapes
-
-    return build_shapes(options, data_path)
-
-
-def _build_mnist(options: MNISTOptions, data_path: Path | None) -> Any:
-    from .datasets import build_mnist
-
-    return build_mnist(options, data_path)
 
 
 @hookimpl
@@ -64,9 +23,9 @@ def register_domains(register: Callable[[DomainSpec], None]) -> None:
             description="images as float C×H×W tensors in [-1, 1]; samples written as PNG",
             default_model="mlp",
             default_dataset="shapes",
-            write_samples=_write_samples,
-            write_preview=_write_preview,
-            to_numpy=_to_numpy,
+            write_samples=lazy("gankit.plugins.image.io:write_samples"),
+            write_preview=lazy("gankit.plugins.image.io:write_preview"),
+            to_numpy=lazy("gankit.plugins.image.io:to_numpy"),
         )
     )
 
@@ -78,7 +37,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             name="mlp",
             domain="image",
             description="fully connected GAN (z=100, two 128-unit LeakyReLU layers in G and D)",
-            build=_build_mlp,
+            build=lazy("gankit.plugins.image.mlp:build"),
             options=MLPOptions,
         )
     )
@@ -91,7 +50,7 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
             name="shapes",
             domain="image",
             description="embedded procedural images of ten simple shapes, 28×28 by default (no download)",
-            build=_build_shapes,
+            build=lazy("gankit.plugins.image.datasets:build_shapes"),
             options=ShapesOptions,
         )
     )
@@ -100,7 +59,7 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
             name="mnist",
             domain="image",
             description="MNIST digits from the original IDX files in --data",
-            build=_build_mnist,
+            build=lazy("gankit.plugins.image.datasets:build_mnist"),
             options=MNISTOptions,
             needs_data=True,
         )

@@ -1,0 +1,59 @@
+"""Write docs/cli.md from the CLI's own help, with third-party plugins off.
+
+    python docs/gen_cli.py          # rewrite docs/cli.md
+    python docs/gen_cli.py --check  # exit 1 if docs/cli.md has drifted (the tests do this)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ["GANKIT_LOAD_PLUGINS"] = ""
+
+from click.testing import CliRunner  # noqa: E402
+
+from gankit.cli import cli  # noqa: E402
+from gankit.registry import get_registry  # noqa: E402
+
+TARGET = Path(__file__).with_name("cli.md")
+
+INTRO = """# CLI reference
+
+Generated from `gankit --help` by `python docs/gen_cli.py` (third-party plugins off); a
+test fails when this page and the CLI disagree. Option values are parsed by the same code
+as config files and API keywords, so `--betas-g 0.5,0.99` is `betas_g=(0.5, 0.99)` in
+Python. Model and dataset options are given as `-o KEY VALUE` and listed under each domain.
+Bad input gives a one-line `error: ...` naming the option and what is allowed (exit code 2).
+"""
+
+
+def render() -> str:
+    runner = CliRunner()
+    commands = [[], ["train"]]
+    commands += [["train", domain] for domain in sorted(get_registry().domains)]
+    commands += [["sample"], ["list"], ["plugins"], ["devices"]]
+    parts = [INTRO]
+    for args in commands:
+        result = runner.invoke(cli, [*args, "--help"], prog_name="gankit", terminal_width=100)
+        if result.exit_code != 0:
+            raise SystemExit(f"gankit {' '.join(args)} --help failed: {result.output}")
+        title = "gankit " + " ".join(args) if args else "gankit"
+        parts.append(f"## `{title.strip()}`\n\n```text\n{result.output.rstrip()}\n```\n")
+    return "\n".join(parts)
+
+
+def main() -> int:
+    text = render()
+    if "--check" in sys.argv:
+        if not TARGET.exists() or TARGET.read_text(encoding="utf-8") != text:
+            print("docs/cli.md is out of date: run python docs/gen_cli.py", file=sys.stderr)
+            return 1
+        return 0
+    TARGET.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
