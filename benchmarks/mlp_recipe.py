@@ -23,11 +23,9 @@ import gankit
 from mnist_judge import judge, train_judge
 
 RECIPES: dict[str, dict] = {
-    # Non-saturating loss, Adam 2e-4 / beta1 0.5, nothing else: collapses this small MLP.
-    "textbook": dict(objective="non-saturating", lr_g=2e-4, lr_d=2e-4, betas_g=(0.5, 0.999),
-                     betas_d=(0.5, 0.999), ema_decay=0.0, penalty="none"),
-    # gankit's defaults for mlp (whatever the model registers).
-    "default": dict(),
+    "default": dict(),  # gankit's defaults for mlp, whatever the model registers
+    "textbook": dict(preset="textbook"),  # non-saturating, Adam 2e-4 / beta1 0.5, nothing else
+    "seed": dict(preset="seed"),  # the blog post's settings, with its loss bugs fixed
 }
 
 

@@ -28,7 +28,8 @@ def test_hooks_register_the_domain_model_and_datasets():
     assert domain.prepare_real is None
     (model,) = collect(image_plugin.register_models)
     assert isinstance(model, ModelSpec) and (model.name, model.domain, model.options) == ("mlp", "image", MLPOptions)
-    assert dict(model.defaults) == {} and dict(model.presets) == {}
+    assert model.defaults["penalty"] == "r1" and model.defaults["objective"] == "non-saturating"
+    assert set(model.presets) == {"cpu", "seed", "textbook"}
     datasets = {spec.name: spec for spec in collect(image_plugin.register_datasets)}
     assert all(isinstance(spec, DatasetSpec) and spec.domain == "image" for spec in datasets.values())
     assert datasets["shapes"].options is ShapesOptions and not datasets["shapes"].needs_data
@@ -72,3 +73,13 @@ def test_registry_finds_the_image_plugin(monkeypatch):
     assert set(registry.datasets_for("image")) >= {"shapes", "mnist"}
     assert registry.owner_of("datasets", ("image", "mnist")) == "gankit.plugins.image"
     assert not [f for f in registry.failures() if f.plugin == "gankit.plugins.image"]
+
+
+def test_every_mlp_preset_resolves():
+    from gankit.config import resolve_config
+    from gankit.registry import build_registry
+
+    registry = build_registry(load_entry_points=False)
+    for name in registry.model("image", "mlp").presets:
+        resolved = resolve_config(registry, {"domain": "image", "model": "mlp", "preset": name})
+        assert resolved.train.preset == name
