@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .checkpoint import load_checkpoint
-from .config import RESUMABLE_KEYS, ResolvedConfig, config_from_dict, replace_train, resolve_config
+from .config import RESUMABLE_KEYS, ResolvedConfig, config_from_dict, resolve_config
 from .errors import GankitError
 from .registry import Registry, get_registry
 from .run import Run, load

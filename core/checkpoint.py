@@ -130,7 +130,8 @@ def capture_rng_state(noise: torch.Generator) -> dict[str, Any]:
 
 def restore_rng_state(state: dict[str, Any], noise: torch.Generator) -> None:
     torch.set_rng_state(state["torch"].cpu())
-    noise.set_state(state["noise"].cpu())
+    if torch.device(state["noise_device"]).type == noise.device.type:
+        noise.set_state(state["noise"].cpu())
     np_state = state["numpy"]
     np.random.set_state((np_state["kind"], np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
                          np_state["has_gauss"], np_state["cached"]))

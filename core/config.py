@@ -8,8 +8,8 @@ dataset (``-o KEY VALUE``).
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
@@ -21,8 +21,6 @@ from .specs import DatasetSpec, ModelSpec
 
 
 def _opt(default: Any, help: str) -> Any:
-    if isinstance(default, (dict, list)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
     return field(default=default, metadata={"help": help})
 
 
@@ -67,8 +65,8 @@ class TrainConfig:
             (self.steps >= 1, "steps", "must be at least 1"),
             (self.batch_size >= 1, "batch_size", "must be at least 1"),
             (self.n_critic >= 1, "n_critic", "must be at least 1"),
-            (self.lr_g > 0, "lr_g", "must be positive"),
-            (self.lr_d > 0, "lr_d", "must be positive"),
+            (0 < self.lr_g < math.inf, "lr_g", "must be a positive number"),
+            (0 < self.lr_d < math.inf, "lr_d", "must be a positive number"),
             (0 <= self.ema_decay < 1, "ema_decay", "must be in [0, 1)"),
             (self.grad_clip >= 0, "grad_clip", "must be 0 (off) or positive"),
             (self.penalty_every >= 1, "penalty_every", "must be at least 1"),
@@ -201,8 +199,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     for key, value in data.items():
         if key in ("model_options", "dataset_options", "options") and isinstance(value, dict):
             flat.update(value)
-        elif key in ("provenance", "data_info"):
-            continue
+        elif key in ("provenance", "data_info", "resume"):
+            continue  # a file describes a run; continuing one is --resume's job
         else:
             flat[key.replace("-", "_")] = value
     return flat
@@ -217,6 +215,3 @@ def config_from_dict(registry: Registry, data: Mapping[str, Any]) -> ResolvedCon
     dataset = registry.dataset(flat["domain"], flat["dataset"])
     return split_options(flat, model, dataset)
 
-
-def replace_train(config: ResolvedConfig, **changes: Any) -> ResolvedConfig:
-    return dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))

@@ -58,8 +58,7 @@ class BatchStream:
         return x, y
 
     def _epoch_order(self) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return torch.randperm(self.size, generator=generator)
+        return torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch))
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next batch ``(x, y)`` on the run's device."""
@@ -92,6 +91,9 @@ class BatchStream:
             batch_sampler=batches,
             num_workers=self.num_workers,
             pin_memory=self.device.type == "cuda",
+            # Workers' seeds come from this generator, not the global RNG, so starting a
+            # loader mid-epoch on resume leaves the training RNG untouched.
+            generator=torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch),
         )
 
     def state_dict(self) -> dict[str, int]:

@@ -80,8 +80,11 @@ def coerce(name: str, annotation: Any, value: Any) -> Any:
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if isinstance(value, str) and _is_int_text(value):
-            return int(value.replace("_", ""))
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
         raise GankitError(f"option {name!r}: expected an integer, got {value!r}")
     if annotation is float:
         if isinstance(value, bool):
@@ -101,13 +104,6 @@ def coerce(name: str, annotation: Any, value: Any) -> Any:
     if isinstance(value, annotation):
         return value
     raise GankitError(f"option {name!r}: cannot use {value!r} as {describe_type(annotation)}")
-
-
-def _is_int_text(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    text = value.strip().replace("_", "")
-    return text.lstrip("+-").isdigit()
 
 
 def _split_sequence(value: Any) -> list[Any]:

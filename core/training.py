@@ -61,7 +61,7 @@ def train_run(
     model_spec = registry.model(cfg.domain, cfg.model or domain.default_model)
     dataset_spec = registry.dataset(cfg.domain, cfg.dataset or domain.default_dataset)
     objective = registry.objective(cfg.objective)
-    penalty = objective.penalty or "none" if cfg.penalty == "auto" else cfg.penalty
+    penalty = (objective.penalty or "none") if cfg.penalty == "auto" else cfg.penalty
     if penalty != "none" and penalty not in PENALTIES:
         raise GankitError(f"unknown penalty {penalty!r}; choose one of: none, {', '.join(PENALTIES)}")
     penalty_weight = cfg.penalty_weight if cfg.penalty_weight is not None else (
@@ -119,11 +119,11 @@ def train_run(
         scaler_g.load_state_dict(resume_state["scaler_g"])
         scaler_d.load_state_dict(resume_state["scaler_d"])
         stream.load_state_dict(resume_state["sampler"])
-        if resume_state["rng"].get("noise_device") == str(noise.device):
-            restore_rng_state(resume_state["rng"], noise)
-        else:
-            restore_rng_state({**resume_state["rng"], "noise": torch.Generator(device=device).manual_seed(
-                cfg.seed + NOISE_SEED_OFFSET + resume_state["step"]).get_state()}, noise)
+        restore_rng_state(resume_state["rng"], noise)
+        if torch.device(resume_state["rng"]["noise_device"]).type != noise.device.type:
+            # A latent generator's state only fits its own device type: resumed on another
+            # device, the run continues with a fresh stream derived from the step.
+            noise.manual_seed(cfg.seed + NOISE_SEED_OFFSET + int(resume_state["step"]))
         start_step = int(resume_state["step"])
         d_steps = int(resume_state.get("d_steps", 0))
         elapsed_before = float(resume_state.get("elapsed", 0.0))

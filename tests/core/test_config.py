@@ -63,3 +63,9 @@ def test_config_file_errors(tmp_path):
     bad.write_text("steps = = 3")
     with pytest.raises(GankitError, match="not valid TOML"):
         read_config_file(bad)
+
+
+def test_non_finite_learning_rate_is_rejected(gauss_plugin):
+    for value in ("nan", "inf", "0"):
+        with pytest.raises(GankitError, match="'lr_g' must be a positive number"):
+            resolve_config(get_registry(), {"domain": "gauss", "lr_g": value})

@@ -49,10 +49,10 @@ def test_sampling_is_seeded_and_uses_the_ema(tmp_path):
     assert not torch.equal(run.sample(4, seed=1), run.sample(4, seed=2))
 
 
-@pytest.mark.parametrize("dataset", ["points", "points-loader"])
-def test_resume_equals_an_uninterrupted_run(gauss_plugin, tmp_path, dataset):
-    options = dict(
-        dataset=dataset, batch_size=32, count=200, quiet=True, log_every=50, seed=3, ema_decay=0.99, penalty="r1")
+@pytest.mark.parametrize(("dataset", "workers"), [("points", 0), ("points-loader", 0), ("points-loader", 2)])
+def test_resume_equals_an_uninterrupted_run(gauss_plugin, tmp_path, dataset, workers):
+    options = dict(dataset=dataset, num_workers=workers, batch_size=32, count=1000, quiet=True, log_every=50, seed=3,
+                   ema_decay=0.99, penalty="r1")
     straight = gankit.train("gauss", steps=400, out=str(tmp_path / "straight"), **options)
     gankit.train("gauss", steps=200, out=str(tmp_path / "split"), **options)
     resumed = gankit.train("gauss", steps=400, out=str(tmp_path / "split"), resume=True, quiet=True)
