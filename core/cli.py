@@ -129,6 +129,8 @@ class TrainGroup(click.Group):
 
 # The other commands -------------------------------------------------------------------
 
+json_flag = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(package_name="gankit", prog_name="gankit")
 def cli() -> None:
@@ -170,7 +172,7 @@ def sample_command(run: str, n: str, out: str | None, fmt: str, seed: str, devic
 
 @cli.command("list", context_settings=CONTEXT)
 @click.argument("domain", required=False)
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@json_flag
 def list_command(domain: str | None, as_json: bool) -> None:
     """Domains, models, datasets, objectives, metrics and presets, with the plugin that gave each."""
     registry = get_registry()
@@ -210,7 +212,7 @@ def list_command(domain: str | None, as_json: bool) -> None:
 
 
 @cli.command("plugins", context_settings=CONTEXT)
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@json_flag
 def plugins_command(as_json: bool) -> None:
     """Installed plugins, their versions, what each registers, and failures."""
     registry = get_registry()
@@ -231,7 +233,7 @@ def plugins_command(as_json: bool) -> None:
 
 
 @cli.command("devices", context_settings=CONTEXT)
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@json_flag
 def devices_command(as_json: bool) -> None:
     """The devices torch sees here."""
     import torch

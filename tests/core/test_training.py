@@ -103,3 +103,10 @@ def test_checkpoint_with_pickled_code_is_refused(tmp_path):
     torch.save({"format_version": 1, "payload": print}, path)
     with pytest.raises(GankitError, match="cannot open checkpoint .* safely"):
         load_checkpoint(path)
+
+
+def test_console_log_without_a_terminal(gauss_plugin, tmp_path, capsys):
+    gankit.train("gauss", steps=20, log_every=10, out=str(tmp_path / "r"))
+    err = capsys.readouterr().err
+    assert "data: 4096 points" in err
+    assert "step 10/20 d_loss=" in err and "step 20/20" in err
