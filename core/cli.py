@@ -170,6 +170,23 @@ def sample_command(run: str, n: str, out: str | None, fmt: str, seed: str, devic
     click.echo(f"wrote {len(paths) if fmt == 'native' else count} samples to {target}")
 
 
+@cli.command("evaluate", context_settings=CONTEXT)
+@click.argument("run", metavar="RUN_OR_CHECKPOINT")
+@click.option("-n", "n", default="2000", metavar="N", help="real and generated samples to compare [default: 2000]")
+@click.option("--data", default=None, metavar="PATH", help="read the run's dataset from here instead")
+@click.option("--metric", "metric_names", multiple=True, metavar="NAME", help="only this metric; repeatable")
+@click.option("--seed", default="0", metavar="S", help="seed of the real subset and the latents [default: 0]")
+@click.option("--device", default="cpu", metavar="DEV", help="auto|cpu|cuda|cuda:N|mps [default: cpu]")
+def evaluate_command(run: str, n: str, data: str | None, metric_names: tuple[str, ...], seed: str, device: str) -> None:
+    """Score a run with its domain's metrics; prints JSON (values and the protocol used)."""
+    from .evaluation import evaluate
+    from .options import coerce
+
+    result = evaluate(run, n=coerce("n", int, n), data=data, metrics=metric_names or None,
+                      seed=coerce("seed", int, seed), device=device)
+    click.echo(json.dumps(result, indent=2))
+
+
 @cli.command("list", context_settings=CONTEXT)
 @click.argument("domain", required=False)
 @json_flag

@@ -55,6 +55,8 @@ class TrainConfig:
     checkpoint_every: int = _opt(1000, "write a checkpoint every N steps (and at the end)")
     keep_last: int = _opt(3, "keep the N newest step checkpoints besides last.pt; 0: keep all")
     max_minutes: float | None = _opt(None, "stop cleanly (with a checkpoint) after this wall-clock budget")
+    eval_every: int = _opt(0, "score the run with the domain's primary metric every N steps and keep best.pt; 0: off")
+    eval_samples: int = _opt(1000, "samples per evaluation during training")
     preset: str | None = _opt(None, "a named recipe of the model (see `gankit list`)")
     num_preview: int = _opt(64, "samples in each preview")
     num_workers: int = _opt(0, "DataLoader workers for datasets not held in memory")
@@ -77,6 +79,8 @@ class TrainConfig:
             (self.keep_last >= 0, "keep_last", "must be 0 (keep all) or positive"),
             (self.max_minutes is None or self.max_minutes > 0, "max_minutes", "must be positive"),
             (self.num_preview >= 1, "num_preview", "must be at least 1"),
+            (self.eval_every >= 0, "eval_every", "must be 0 (off) or positive"),
+            (self.eval_samples >= 2, "eval_samples", "must be at least 2"),
             (self.num_workers >= 0, "num_workers", "must be 0 or positive"),
             (all(0 <= b < 1 for b in self.betas_g + self.betas_d), "betas", "must be in [0, 1)"),
         ]
@@ -90,7 +94,7 @@ ENGINE_KEYS = frozenset(fields_of(TrainConfig))
 # Options that may differ when a run is resumed: they change how it runs, not what it trains.
 RESUMABLE_KEYS = frozenset(
     {"steps", "max_minutes", "device", "log_every", "sample_every", "checkpoint_every", "keep_last",
-     "num_workers", "quiet", "out", "resume", "num_preview"}
+     "num_workers", "quiet", "out", "resume", "num_preview", "eval_every", "eval_samples"}
 )
 
 

@@ -150,18 +150,52 @@ class ObjectiveSpec:
     penalty: str | None = None
 
 
+@dataclass
+class EvalContext:
+    """What a metric may use besides the generated samples.
+
+    ``real`` are ``n`` real samples drawn at random (seeded) from the dataset, in canonical
+    form on the CPU, with their ``real_labels`` (-1 when unlabelled). ``fake_labels`` are
+    the labels the fake samples were generated for (conditional models), else None.
+    ``dataset`` is the whole training dataset, for metrics that fit something to it (a
+    feature network, an n-gram model); ``dataset_key`` identifies it stably (name, options,
+    data path) so what a metric fits can be cached under ``cache_dir``.
+    """
+
+    real: "torch.Tensor"
+    real_labels: "torch.Tensor"
+    fake_labels: "torch.Tensor | None"
+    info: DataInfo
+    dataset: Any
+    dataset_key: str
+    cache_dir: Path
+    device: "torch.device"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """Metric values (floats) and the protocol that produced them (feature network, sample
+    counts, reference set, ...), stored beside every result so numbers can be compared."""
+
+    values: Mapping[str, float]
+    protocol: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     """A measure of sample quality for one domain.
 
-    ``compute(fake, real, info)`` takes canonical-form batches and returns a mapping of
-    metric names to floats. ``higher_is_better`` states the direction of ``primary``.
+    ``compute(fake, context)`` takes the generated batch (canonical form, CPU) and an
+    :class:`EvalContext` and returns a :class:`MetricResult`. ``primary`` names the value
+    ``--eval-every`` tracks (and keeps ``best.pt`` by); ``higher_is_better`` is its
+    direction. A domain's first registered metric with a ``primary`` is its primary metric.
     """
 
     name: str
     domain: str
     description: str
-    compute: Callable[["torch.Tensor", "torch.Tensor", DataInfo], Mapping[str, float]]
+    compute: Callable[["torch.Tensor", EvalContext], MetricResult]
     primary: str = ""
     higher_is_better: bool = False
 

@@ -32,6 +32,7 @@ from .checkpoint import (
 from .config import ResolvedConfig
 from .devices import resolve_device, resolve_precision
 from .errors import GankitError
+from .evaluation import dataset_key, primary_metric, score
 from .penalties import PENALTIES, compute_penalty, has_batchnorm
 from .progress import Progress
 from .registry import Registry
@@ -67,6 +68,7 @@ def train_run(
     penalty_weight = cfg.penalty_weight if cfg.penalty_weight is not None else (
         PENALTIES[penalty].default_weight if penalty != "none" else 0.0
     )
+    eval_spec = primary_metric(registry, cfg.domain) if cfg.eval_every else None
     if dataset_spec.needs_data and not cfg.data:
         raise GankitError(f"dataset {dataset_spec.name!r} needs --data PATH ({dataset_spec.description})")
 
@@ -109,6 +111,7 @@ def train_run(
     prepare_real = domain.prepare_real or (lambda batch, _info: batch)
 
     start_step, d_steps, elapsed_before = 0, 0, 0.0
+    best: dict[str, Any] | None = None
     if resume_state is not None:
         generator.load_state_dict(resume_state["generator"])
         discriminator.load_state_dict(resume_state["discriminator"])
@@ -127,6 +130,7 @@ def train_run(
         start_step = int(resume_state["step"])
         d_steps = int(resume_state.get("d_steps", 0))
         elapsed_before = float(resume_state.get("elapsed", 0.0))
+        best = resume_state.get("best")
 
     total = cfg.steps
     if start_step >= total:
@@ -219,12 +223,31 @@ def train_run(
             "scaler_d": scaler_d.state_dict(),
             "sampler": stream.state_dict(),
             "rng": capture_rng_state(noise),
+            "best": best,
         }
         folder = run_dir / "checkpoints"
         step_path = folder / step_checkpoint_name(step)
         save_checkpoint(state, step_path)
         _link_atomic(step_path, folder / "last.pt")
+        if best is not None and best["step"] == step:
+            _link_atomic(step_path, folder / "best.pt")
         prune_checkpoints(folder, cfg.keep_last)
+
+    def evaluate_now(step: int) -> bool:
+        """Score the sampling generator with the primary metric; True when it is the best so far."""
+        nonlocal best
+        assert eval_spec is not None
+        net = generator_ema if generator_ema is not None else generator
+        result = score(net, dataset, info, [eval_spec], n=cfg.eval_samples, seed=cfg.seed, device=device,
+                       key=dataset_key(dataset_spec.name, config.dataset_options, cfg.data))
+        values = result["metrics"][eval_spec.name]["values"]
+        metrics.write({"step": step, **{f"eval/{eval_spec.name}/{k}": v for k, v in values.items()}})
+        value = values[eval_spec.primary]
+        improved = best is None or (value > best["value"] if eval_spec.higher_is_better else value < best["value"])
+        progress.message(f"step {step}: {eval_spec.name}/{eval_spec.primary} = {value:.4g}" + (" (best)" if improved else ""))
+        if improved:
+            best = {"metric": f"{eval_spec.name}/{eval_spec.primary}", "value": value, "step": step}
+        return improved
 
     # The loop -------------------------------------------------------------------------
     started = time.monotonic()
@@ -271,6 +294,9 @@ def train_run(
                 since_log, last_log_time = 0, now
             if cfg.sample_every and step % cfg.sample_every == 0 and step != total:
                 write_preview(step)
+            if cfg.eval_every and (step % cfg.eval_every == 0 or step == total):
+                if evaluate_now(step) and step != total and step % cfg.checkpoint_every != 0:
+                    checkpoint(step)  # best.pt must be a checkpoint of exactly this step
             if out_of_time and step < total:
                 progress.message(f"stopping at step {step}: --max-minutes {cfg.max_minutes} reached")
                 stopped_early = True

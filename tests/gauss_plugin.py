@@ -15,7 +15,7 @@ from torch import nn
 
 from gankit.hookspecs import hookimpl
 from gankit.models import Generator
-from gankit.specs import DatasetSpec, DataInfo, DomainSpec, ModelSpec, Preset
+from gankit.specs import DatasetSpec, DataInfo, DomainSpec, MetricResult, MetricSpec, ModelSpec, Preset
 
 MEAN = (2.0, -1.0)
 STD = (0.5, 0.25)
@@ -128,3 +128,18 @@ def register_datasets(register):
                          build=lambda options, path: Points(options), options=PointsOptions))
     register(DatasetSpec(name="points-loader", domain="gauss", description="Gaussian points via a DataLoader",
                          build=lambda options, path: PointsNoTensors(options), options=PointsOptions))
+
+
+def moments(fake: torch.Tensor, context) -> MetricResult:
+    """Distance of the samples' mean and spread from the real subset's; uses the global RNG
+    on purpose, so tests can check that evaluating never changes training."""
+    torch.rand(1)
+    mean_error = (fake.mean(0) - context.real.mean(0)).norm().item()
+    std_error = (fake.std(0) - context.real.std(0)).norm().item()
+    return MetricResult({"mean_error": mean_error, "std_error": std_error}, {"n": len(fake), "reference": "real subset"})
+
+
+@hookimpl
+def register_metrics(register):
+    register(MetricSpec(name="moments", domain="gauss", description="mean and std distance",
+                        compute=moments, primary="mean_error", higher_is_better=False))

@@ -1,0 +1,149 @@
+"""Scoring a generator with its domain's metrics: ``gankit evaluate`` and ``--eval-every``.
+
+Real and fake samples are drawn from their own seeded generators, so evaluating never
+changes a training run's RNG and the same seed gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .cache import cache_dir
+from .errors import GankitError
+from .options import options_to_dict
+from .registry import Registry, get_registry
+from .specs import DataInfo, EvalContext, MetricSpec
+
+CHUNK = 256
+
+
+def metric_specs(registry: Registry, domain: str, names: Sequence[str] | None = None) -> list[MetricSpec]:
+    available = registry.metrics_for(domain)
+    if not available:
+        raise GankitError(f"domain {domain!r} has no metrics installed; nothing to evaluate")
+    if not names:
+        return list(available.values())
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise GankitError(f"unknown metric {unknown[0]!r} for domain {domain!r}; choose one of: {', '.join(available)}")
+    return [available[name] for name in names]
+
+
+def primary_metric(registry: Registry, domain: str) -> MetricSpec:
+    """The domain's first registered metric that names a primary value."""
+    for spec in registry.metrics_for(domain).values():
+        if spec.primary:
+            return spec
+    raise GankitError(f"domain {domain!r} has no metric with a primary value, so --eval-every cannot score it")
+
+
+def dataset_key(dataset_name: str, dataset_options: Any, data: str | None) -> str:
+    """A stable identity of a dataset, for caching what metrics fit to it."""
+    return json.dumps({"dataset": dataset_name, "options": options_to_dict(dataset_options),
+                       "data": str(Path(data).resolve()) if data else None}, sort_keys=True)
+
+
+def real_subset(dataset: Any, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` samples (all of them if the dataset is smaller) chosen by a seeded permutation."""
+    size = len(dataset)
+    indices = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
+    tensors = getattr(dataset, "tensors", None)
+    if tensors is not None:
+        return tensors[0][indices].float(), tensors[1][indices].long()
+    items = [dataset[int(i)] for i in indices]
+    return torch.stack([x for x, _ in items]).float(), torch.as_tensor([int(y) for _, y in items], dtype=torch.long)
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, n: int, seed: int, device: torch.device,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
+    """``n`` samples in canonical form on the CPU, from latents of a seeded CPU generator."""
+    was_training = generator.training
+    generator.eval()
+    latent_rng = torch.Generator().manual_seed(seed)
+    chunks = []
+    for start in range(0, n, CHUNK):
+        size = min(CHUNK, n - start)
+        z = generator.sample_latent(size, device="cpu", generator=latent_rng).to(device)
+        chunk_labels = labels[start:start + size].to(device) if labels is not None else None
+        chunks.append(generator.generate(z, chunk_labels).float().cpu())
+    generator.train(was_training)
+    return torch.cat(chunks)
+
+
+def score(
+    generator: nn.Module,
+    dataset: Any,
+    info: DataInfo,
+    specs: Sequence[MetricSpec],
+    *,
+    n: int,
+    seed: int,
+    device: torch.device,
+    key: str,
+) -> dict[str, Any]:
+    """Score ``generator`` against ``dataset`` with each metric in ``specs``."""
+    if n < 2:
+        raise GankitError(f"evaluation needs at least 2 samples, got {n}")
+    real, real_labels = real_subset(dataset, n, seed)
+    n = len(real)
+    fake_labels = None
+    if getattr(generator, "num_classes", 0) > 0:
+        labelled = real_labels >= 0
+        fake_labels = torch.where(labelled, real_labels, torch.arange(n) % generator.num_classes)
+    fake = generate(generator, n, seed + 1, device, fake_labels)
+    context = EvalContext(real=real, real_labels=real_labels, fake_labels=fake_labels, info=info, dataset=dataset,
+                          dataset_key=key, cache_dir=cache_dir("metrics"), device=device, seed=seed)
+    results: dict[str, Any] = {}
+    for spec in specs:
+        with _preserved_rng(device):
+            result = spec.compute(fake, context)
+        results[spec.name] = {"values": {k: float(v) for k, v in result.values.items()},
+                              "protocol": dict(result.protocol)}
+    return {"n": n, "seed": seed, "metrics": results}
+
+
+@contextlib.contextmanager
+def _preserved_rng(device: torch.device) -> Iterator[None]:
+    """Metrics may draw random numbers (fitting a feature network, say); the caller's RNG
+    streams come out untouched, so evaluating during training never changes training."""
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        yield
+    np.random.set_state(numpy_state)
+    random.setstate(python_state)
+
+
+def evaluate(
+    run_or_checkpoint: str | Path,
+    *,
+    n: int = 2000,
+    data: str | None = None,
+    metrics: Sequence[str] | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    registry: Registry | None = None,
+) -> dict[str, Any]:
+    """Score a saved run (its EMA generator when it has one) with its domain's metrics.
+    ``data`` overrides the run's ``--data`` (the same dataset read from another place)."""
+    from .run import load
+
+    registry = registry or get_registry()
+    run = load(run_or_checkpoint, device=device, registry=registry)
+    cfg = run.config.train
+    specs = metric_specs(registry, cfg.domain, metrics)
+    data_path = data if data is not None else cfg.data
+    dataset = registry.dataset(cfg.domain, cfg.dataset).build(run.config.dataset_options,
+                                                              Path(data_path) if data_path else None)
+    result = score(run.generator, dataset, run.info, specs, n=n, seed=seed, device=run.device,
+                   key=dataset_key(cfg.dataset, run.config.dataset_options, data_path))
+    return {"run": str(run.dir), "step": run.step, "uses_ema": run.uses_ema, **result}
