@@ -51,23 +51,33 @@ def train(
 
 
 def _resumed_config(registry: Registry, state: dict[str, Any], options: dict[str, Any]) -> ResolvedConfig:
+    """The stored configuration with the options given now applied; options that would
+    change what is trained (anything outside RESUMABLE_KEYS) must keep their value."""
     stored = config_from_dict(registry, state["config"])
-    stored_values = stored.to_dict()
-    changes: dict[str, Any] = {}
+    data = stored.to_dict()
     for key, value in options.items():
         key = key.replace("-", "_")
-        if key in RESUMABLE_KEYS:
-            changes[key] = value
-        elif key == "domain" and value == stored.train.domain:
-            continue
-        elif stored_values.get(key, stored_values["model_options"].get(key, stored_values["dataset_options"].get(key))) != value:
+        section = next((name for name in ("model_options", "dataset_options") if key in data[name]), None)
+        if section is not None:
+            data[section][key] = value
+        else:
+            data[key] = value
+    data["resume"] = True
+    resumed = config_from_dict(registry, data)
+    before, after = _flat(stored), _flat(resumed)
+    for key in after:
+        if key not in RESUMABLE_KEYS and after[key] != before[key]:
             raise GankitError(
-                f"option {key!r} cannot change when resuming (the run has {stored_values.get(key)!r}); "
+                f"option {key!r} cannot change when resuming (the run has {before[key]!r}, got {after[key]!r}); "
                 f"options that may change: {', '.join(sorted(RESUMABLE_KEYS - {'resume', 'out'}))}"
             )
-    changes["resume"] = True
-    flat = {**stored_values, **changes}
-    return config_from_dict(registry, flat)
+    return resumed
+
+
+def _flat(config: ResolvedConfig) -> dict[str, Any]:
+    data = config.to_dict()
+    return {**{k: v for k, v in data.items() if not k.endswith("_options")},
+            **data["model_options"], **data["dataset_options"]}
 
 
 def sample(

@@ -95,6 +95,11 @@ def find_checkpoint(run_or_checkpoint: str | Path) -> Path:
     raise GankitError(f"{str(path)!r} is neither a run directory nor a checkpoint file")
 
 
+def run_dir_of(checkpoint: Path) -> Path:
+    """The run directory a checkpoint file belongs to (``RUN/checkpoints/x.pt`` → ``RUN``)."""
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+
+
 def step_checkpoint_name(step: int) -> str:
     return f"step-{step:07d}.pt"
 

@@ -187,6 +187,23 @@ def evaluate_command(run: str, n: str, data: str | None, metric_names: tuple[str
     click.echo(json.dumps(result, indent=2))
 
 
+@cli.command("export", context_settings=CONTEXT)
+@click.argument("run", metavar="RUN_OR_CHECKPOINT")
+@click.option("--out", default=None, metavar="DIR", help="output folder [default: RUN/export]")
+@click.option("--format", "fmt", default="safetensors", metavar="[safetensors]", help="[default: safetensors]")
+def export_command(run: str, out: str | None, fmt: str) -> None:
+    """Write the generator as safetensors with its configuration as JSON (no pickle);
+    `gankit sample` and `gankit.load` open the folder."""
+    from pathlib import Path
+
+    from .checkpoint import find_checkpoint, run_dir_of
+    from .export import export
+
+    target = Path(out) if out else run_dir_of(find_checkpoint(run)) / "export"
+    paths = export(run, target, format=fmt)
+    click.echo(f"wrote {', '.join(str(p) for p in paths)}")
+
+
 @cli.command("list", context_settings=CONTEXT)
 @click.argument("domain", required=False)
 @json_flag

@@ -60,6 +60,9 @@ class TrainConfig:
     preset: str | None = _opt(None, "a named recipe of the model (see `gankit list`)")
     num_preview: int = _opt(64, "samples in each preview")
     num_workers: int = _opt(0, "DataLoader workers for datasets not held in memory")
+    on_nan: Literal["stop", "skip", "rollback"] = _opt(
+        "stop", "on a non-finite loss: stop (default), skip the update (one sync per phase), or roll back to the last checkpoint"
+    )
     quiet: bool = _opt(False, "no progress bar or console log")
 
     def __post_init__(self) -> None:
@@ -94,7 +97,7 @@ ENGINE_KEYS = frozenset(fields_of(TrainConfig))
 # Options that may differ when a run is resumed: they change how it runs, not what it trains.
 RESUMABLE_KEYS = frozenset(
     {"steps", "max_minutes", "device", "log_every", "sample_every", "checkpoint_every", "keep_last",
-     "num_workers", "quiet", "out", "resume", "num_preview", "eval_every", "eval_samples"}
+     "num_workers", "quiet", "out", "resume", "num_preview", "eval_every", "eval_samples", "on_nan"}
 )
 
 

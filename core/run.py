@@ -9,7 +9,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .checkpoint import find_checkpoint, load_checkpoint
+from .checkpoint import find_checkpoint, load_checkpoint, run_dir_of
 from .config import ResolvedConfig, config_from_dict
 from .devices import resolve_device
 from .errors import GankitError
@@ -29,7 +29,7 @@ class Run:
 
     def __init__(self, checkpoint_path: Path, state: dict[str, Any], registry: Registry, device: torch.device):
         self.checkpoint_path = checkpoint_path
-        self.dir = checkpoint_path.parent.parent if checkpoint_path.parent.name == "checkpoints" else checkpoint_path.parent
+        self.dir = run_dir_of(checkpoint_path)
         self.registry = registry
         self.device = device
         self.config: ResolvedConfig = config_from_dict(registry, state["config"])
@@ -40,7 +40,7 @@ class Run:
         generator, _ = model_spec.build(self.config.model_options, self.info)
         weights = state["generator_ema"] if state.get("generator_ema") is not None else state["generator"]
         generator.load_state_dict(weights)
-        self.uses_ema = state.get("generator_ema") is not None
+        self.uses_ema = state.get("generator_ema") is not None or bool(state.get("exported_with_ema"))
         self.generator: nn.Module = generator.to(device).eval()
         self.generator.requires_grad_(False)
 
@@ -116,8 +116,15 @@ class Run:
 
 
 def load(run_or_checkpoint: str | Path, *, device: str = "cpu", registry: Registry | None = None) -> Run:
-    """Open a run directory (its last checkpoint) or a checkpoint file."""
-    path = find_checkpoint(run_or_checkpoint)
+    """Open a run directory (its last checkpoint), a checkpoint file, or a folder written by
+    ``gankit export``."""
+    from .export import WEIGHTS, is_export, load_export
+
     torch_device = resolve_device(device)
-    state = load_checkpoint(path, map_location="cpu")
+    if is_export(Path(run_or_checkpoint)):
+        path = Path(run_or_checkpoint) / WEIGHTS
+        state = load_export(Path(run_or_checkpoint))
+    else:
+        path = find_checkpoint(run_or_checkpoint)
+        state = load_checkpoint(path, map_location="cpu")
     return Run(path, state, registry or get_registry(), torch_device)

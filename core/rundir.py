@@ -24,6 +24,8 @@ def prepare_run_dir(path: Path, resume: bool) -> None:
     if resume:
         if not last.is_file():
             raise GankitError(f"cannot resume: {str(last)!r} does not exist; start the run without --resume")
+        for leftover in last.parent.glob(".*.tmp"):  # a write the previous process was killed in
+            leftover.unlink(missing_ok=True)
         return
     if last.exists():
         raise GankitError(
@@ -61,19 +63,27 @@ def write_json_atomic(data: dict[str, Any], path: Path) -> None:
 
 
 class MetricsLog:
-    """Appends one JSON object per logged step to ``metrics.jsonl``. On resume, lines for
-    steps after the checkpoint (written before a crash, then replayed) are dropped first,
-    so every step appears once."""
+    """Appends one JSON object per logged step to ``metrics.jsonl``. On resume (and after a
+    rollback), lines for steps after the checkpoint (written before a crash, then replayed)
+    are dropped first, so every step appears once."""
 
-    def __init__(self, path: Path, resume_step: int | None):
+    def __init__(self, path: Path, resume_step: int):
         self.path = path
-        if resume_step is not None and path.exists():
-            kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-                    if line.strip() and _step_of(line) <= resume_step]
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-            os.replace(tmp, path)
+        if path.exists():
+            self._keep_up_to(resume_step)
         self._handle = path.open("a", encoding="utf-8")
+
+    def _keep_up_to(self, step: int) -> None:
+        kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and _step_of(line) <= step]
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def truncate_after(self, step: int) -> None:
+        self._handle.close()
+        self._keep_up_to(step)
+        self._handle = self.path.open("a", encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
         self._handle.write(json.dumps(record) + "\n")

@@ -24,6 +24,7 @@ from . import __version__
 from .checkpoint import (
     FORMAT_VERSION,
     capture_rng_state,
+    load_checkpoint,
     prune_checkpoints,
     restore_rng_state,
     save_checkpoint,
@@ -40,6 +41,7 @@ from .rundir import MetricsLog, default_run_dir, prepare_run_dir, provenance, wr
 from .specs import DataInfo
 
 PREVIEW_SEED_OFFSET = 7919
+MAX_ROLLBACKS = 5  # consecutive rollbacks without reaching a new checkpoint before giving up
 NOISE_SEED_OFFSET = 104729
 
 
@@ -112,23 +114,31 @@ def train_run(
 
     start_step, d_steps, elapsed_before = 0, 0, 0.0
     best: dict[str, Any] | None = None
-    if resume_state is not None:
-        generator.load_state_dict(resume_state["generator"])
-        discriminator.load_state_dict(resume_state["discriminator"])
-        if generator_ema is not None and resume_state.get("generator_ema") is not None:
-            generator_ema.load_state_dict(resume_state["generator_ema"])
-        opt_g.load_state_dict(resume_state["optimizer_g"])
-        opt_d.load_state_dict(resume_state["optimizer_d"])
-        scaler_g.load_state_dict(resume_state["scaler_g"])
-        scaler_d.load_state_dict(resume_state["scaler_d"])
-        stream.load_state_dict(resume_state["sampler"])
-        restore_rng_state(resume_state["rng"], noise)
-        if torch.device(resume_state["rng"]["noise_device"]).type != noise.device.type:
+
+    def restore(state: dict[str, Any], *, with_stream: bool) -> None:
+        """Load every component's state from a checkpoint (resume, or rollback after a
+        non-finite loss, which keeps the stream position so the offending batches are skipped)."""
+        nonlocal d_steps
+        generator.load_state_dict(state["generator"])
+        discriminator.load_state_dict(state["discriminator"])
+        if generator_ema is not None and state.get("generator_ema") is not None:
+            generator_ema.load_state_dict(state["generator_ema"])
+        opt_g.load_state_dict(state["optimizer_g"])
+        opt_d.load_state_dict(state["optimizer_d"])
+        scaler_g.load_state_dict(state["scaler_g"])
+        scaler_d.load_state_dict(state["scaler_d"])
+        if with_stream:
+            stream.load_state_dict(state["sampler"])
+        restore_rng_state(state["rng"], noise)
+        if torch.device(state["rng"]["noise_device"]).type != noise.device.type:
             # A latent generator's state only fits its own device type: resumed on another
             # device, the run continues with a fresh stream derived from the step.
-            noise.manual_seed(cfg.seed + NOISE_SEED_OFFSET + int(resume_state["step"]))
+            noise.manual_seed(cfg.seed + NOISE_SEED_OFFSET + int(state["step"]))
+        d_steps = int(state.get("d_steps", 0))
+
+    if resume_state is not None:
+        restore(resume_state, with_stream=True)
         start_step = int(resume_state["step"])
-        d_steps = int(resume_state.get("d_steps", 0))
         elapsed_before = float(resume_state.get("elapsed", 0.0))
         best = resume_state.get("best")
 
@@ -141,7 +151,8 @@ def train_run(
     config_record["data_info"] = info.to_dict()
     config_record["provenance"] = provenance(registry_plugins, command_line)
     write_json_atomic(config_record, run_dir / "config.json")
-    metrics = MetricsLog(run_dir / "metrics.jsonl", resume_step=start_step if resume_state else None)
+    # A fresh run starts a fresh log (a run killed before its first checkpoint may have left one).
+    metrics = MetricsLog(run_dir / "metrics.jsonl", resume_step=start_step)
     progress = Progress(total, start_step, cfg.quiet, f"{cfg.domain}/{model_spec.name}")
     description = getattr(dataset, "description", None)
     if description and not resume_state:
@@ -187,6 +198,10 @@ def train_run(
         return loss.detach()
 
     def _step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, module: nn.Module) -> None:
+        nonlocal skipped
+        if cfg.on_nan == "skip" and not bool(torch.isfinite(loss)):  # the one per-phase sync skip costs
+            skipped += 1
+            return
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if cfg.grad_clip > 0:
@@ -202,7 +217,11 @@ def train_run(
         with torch.no_grad(), precision.autocast(device):
             batch = net.generate(preview_z, preview_labels)
         net.train(was_training)
-        domain.write_preview(batch.float().cpu(), run_dir / "samples" / f"step-{step:07d}", info)
+        try:
+            domain.write_preview(batch.float().cpu(), run_dir / "samples" / f"step-{step:07d}", info)
+        except OSError as exc:
+            raise GankitError(f"cannot write the preview for step {step} to {str(run_dir / 'samples')!r}: "
+                              f"{exc.strerror or exc}; the last checkpoint is intact, --resume continues") from None
 
     def checkpoint(step: int) -> None:
         state = {
@@ -227,10 +246,16 @@ def train_run(
         }
         folder = run_dir / "checkpoints"
         step_path = folder / step_checkpoint_name(step)
-        save_checkpoint(state, step_path)
-        _link_atomic(step_path, folder / "last.pt")
-        if best is not None and best["step"] == step:
-            _link_atomic(step_path, folder / "best.pt")
+        try:
+            save_checkpoint(state, step_path)
+            _link_atomic(step_path, folder / "last.pt")
+            if best is not None and best["step"] == step:
+                _link_atomic(step_path, folder / "best.pt")
+        except OSError as exc:
+            raise GankitError(
+                f"cannot write the checkpoint for step {step} to {str(folder)!r}: {exc.strerror or exc}; "
+                f"the previous checkpoint (last.pt) is intact; free space or fix the folder, then --resume"
+            ) from None
         prune_checkpoints(folder, cfg.keep_last)
 
     def evaluate_now(step: int) -> bool:
@@ -256,6 +281,9 @@ def train_run(
     pending: list[torch.Tensor] = []  # (d_loss, g_loss, penalty) per step since the last log, on the device
     since_log, last_log_time = 0, started
     step, stopped_early = start_step, False
+    skipped, rollbacks = 0, 0
+    if cfg.on_nan == "rollback" and resume_state is None:
+        checkpoint(0)  # something to roll back to before the first periodic checkpoint
     generator.train()
     discriminator.train()
     try:
@@ -276,16 +304,37 @@ def train_run(
 
             out_of_time = time.monotonic() >= deadline
             if step % cfg.log_every == 0 or step == total or out_of_time:
-                d_mean, g_mean, p_mean = torch.stack(pending).float().view(-1, 3).mean(0).tolist()
+                losses = torch.stack(pending).float().view(-1, 3)
+                if cfg.on_nan == "skip":  # skipped updates are counted, not averaged in
+                    losses = torch.where(torch.isfinite(losses), losses, torch.nan)
+                    d_mean, g_mean, p_mean = torch.nanmean(losses, 0).nan_to_num(0.0).tolist()
+                else:
+                    d_mean, g_mean, p_mean = losses.mean(0).tolist()
                 now = time.monotonic()
                 if not all(map(math.isfinite, (d_mean, g_mean, p_mean))):
-                    raise GankitError(
-                        f"non-finite loss at step {step} (d_loss={d_mean}, g_loss={g_mean}); the last good "
-                        f"checkpoint is {run_dir / 'checkpoints' / 'last.pt'}; try a lower learning rate"
-                    )
+                    last = run_dir / "checkpoints" / "last.pt"
+                    if cfg.on_nan != "rollback" or rollbacks >= MAX_ROLLBACKS:
+                        raise GankitError(
+                            f"non-finite loss between steps {step - since_log} and {step} (d_loss={d_mean}, "
+                            f"g_loss={g_mean}); the last good checkpoint is {last}; try a lower learning rate, "
+                            f"--grad-clip, or --on-nan skip|rollback"
+                        )
+                    state = load_checkpoint(last)
+                    restore(state, with_stream=False)
+                    rollbacks += 1
+                    progress.message(f"non-finite loss before step {step}: rolled back to step {state['step']}, "
+                                     f"skipping the batches since ({rollbacks} of {MAX_ROLLBACKS} rollbacks)")
+                    step = int(state["step"])
+                    metrics.truncate_after(step)
+                    pending.clear()
+                    since_log, last_log_time = 0, now
+                    continue
                 record = {"step": step, "d_loss": d_mean, "g_loss": g_mean}
                 if penalty != "none":
                     record["penalty"] = p_mean
+                if skipped:
+                    record["skipped_updates"] = skipped
+                    skipped = 0
                 record.update(steps_per_s=since_log / max(now - last_log_time, 1e-9),
                               time=round(elapsed_before + now - started, 3))
                 metrics.write(record)
@@ -303,6 +352,7 @@ def train_run(
                 break
             if step % cfg.checkpoint_every == 0 and step != total:
                 checkpoint(step)
+                rollbacks = 0
         write_preview(step)
         checkpoint(step)
     finally:

@@ -1,5 +1,6 @@
 """Shared fixtures. Third-party plugins installed in the environment never leak into the
-tests: GANKIT_LOAD_PLUGINS is empty unless a test sets it."""
+tests (GANKIT_LOAD_PLUGINS is empty unless a test sets it), and no test downloads anything
+(GANKIT_OFFLINE=1)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 
 os.environ["GANKIT_LOAD_PLUGINS"] = ""
+os.environ["GANKIT_OFFLINE"] = "1"  # tests never touch the network; downloader tests serve 127.0.0.1 and lift it
 
 import pytest  # noqa: E402
 

@@ -32,6 +32,8 @@ class NetOptions:
     latent_dim: int = field(default=4, metadata={"help": "latent size"})
     hidden: int = field(default=32, metadata={"help": "hidden width"})
     batchnorm: bool = field(default=False, metadata={"help": "BatchNorm in D"})
+    nan_from: int = field(default=-1, metadata={"help": "D outputs NaN from this training-mode call on (tests)"})
+    nan_until: int = field(default=-1, metadata={"help": "... until this call"})
 
 
 class PointGenerator(Generator):
@@ -53,9 +55,16 @@ class PointDiscriminator(nn.Module):
         self.net = nn.Sequential(nn.Linear(dim, options.hidden), *norm, nn.LeakyReLU(0.2),
                                  nn.Linear(options.hidden, options.hidden), nn.LeakyReLU(0.2),
                                  nn.Linear(options.hidden, 1))
+        self.nan_window = range(options.nan_from, options.nan_until)
+        self.calls = 0
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.net(x).squeeze(1)
+        out = self.net(x).squeeze(1)
+        if self.training:
+            self.calls += 1
+            if self.calls in self.nan_window:
+                out = out * float("nan")
+        return out
 
 
 class Points(torch.utils.data.Dataset):
@@ -128,6 +137,8 @@ def register_datasets(register):
                          build=lambda options, path: Points(options), options=PointsOptions))
     register(DatasetSpec(name="points-loader", domain="gauss", description="Gaussian points via a DataLoader",
                          build=lambda options, path: PointsNoTensors(options), options=PointsOptions))
+    register(DatasetSpec(name="points-file", domain="gauss", description="points read from an .npy file in --data",
+                         build=lambda options, path: Points(options), options=PointsOptions, needs_data=True))
 
 
 def moments(fake: torch.Tensor, context) -> MetricResult:

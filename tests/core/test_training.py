@@ -93,7 +93,7 @@ def test_gradient_penalty_with_batchnorm_is_rejected(gauss_plugin, tmp_path):
 
 def test_missing_data_and_large_batch_are_clear_errors(gauss_plugin, tmp_path):
     with pytest.raises(GankitError, match="needs --data"):
-        gankit.train("image", dataset="mnist", steps=2, out=str(tmp_path / "a"), quiet=True)
+        gankit.train("gauss", dataset="points-file", steps=2, out=str(tmp_path / "a"), quiet=True)
     with pytest.raises(GankitError, match="larger than the dataset"):
         gankit.train("gauss", count=10, batch_size=32, steps=2, out=str(tmp_path / "b"), quiet=True)
 
@@ -110,3 +110,16 @@ def test_console_log_without_a_terminal(gauss_plugin, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "data: 4096 points" in err
     assert "step 10/20 d_loss=" in err and "step 20/20" in err
+
+
+def test_resume_accepts_the_same_command_line_again(tmp_path):
+    args = ["train", "image", "--batch-size", "8", "-o", "count", "64", "--lr-g", "2e-4", "--out", str(tmp_path / "r"),
+            "--quiet"]
+    from click.testing import CliRunner
+
+    from gankit.cli import cli
+
+    assert CliRunner().invoke(cli, [*args, "--steps", "4"]).exit_code == 0
+    result = CliRunner().invoke(cli, [*args, "--steps", "8", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "(step 8)" in result.output
