@@ -27,6 +27,8 @@ class BatchStream:
         seed: int,
         device: torch.device,
         num_workers: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
     ):
         self.dataset = dataset
         self.batch_size = batch_size
@@ -34,12 +36,14 @@ class BatchStream:
         self.device = device
         self.num_workers = num_workers
         self.size = len(dataset)  # type: ignore[arg-type]
-        if self.size < batch_size:
+        self.rank, self.world_size = rank, world_size
+        per_process = self.size // world_size
+        if per_process < batch_size:
             raise GankitError(
-                f"batch size {batch_size} is larger than the dataset ({self.size} samples); "
-                f"lower --batch-size or use more data"
+                f"batch size {batch_size} is larger than the dataset ({self.size} samples"
+                + (f", {per_process} per process" if world_size > 1 else "") + "); lower --batch-size or use more data"
             )
-        self.batches_per_epoch = self.size // batch_size
+        self.batches_per_epoch = per_process // batch_size
         self.epoch = 0
         self.index = 0
         self._order: torch.Tensor | None = None
@@ -58,7 +62,10 @@ class BatchStream:
         return x, y
 
     def _epoch_order(self) -> torch.Tensor:
-        return torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch))
+        """This process's share of the epoch's shuffled order (every rank draws the same
+        permutation and takes every world_size-th index)."""
+        order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch))
+        return order[self.rank::self.world_size]
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next batch ``(x, y)`` on the run's device."""
@@ -93,7 +100,7 @@ class BatchStream:
             pin_memory=self.device.type == "cuda",
             # Workers' seeds come from this generator, not the global RNG, so starting a
             # loader mid-epoch on resume leaves the training RNG untouched.
-            generator=torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch),
+            generator=torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 64 + self.rank),
         )
 
     def state_dict(self) -> dict[str, int]:

@@ -93,6 +93,19 @@ class MetricsLog:
         self._handle.close()
 
 
+class NullLog:
+    """The metrics log of a process that writes no files (every rank but 0)."""
+
+    def write(self, record: dict[str, Any]) -> None:
+        pass
+
+    def truncate_after(self, step: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _step_of(line: str) -> int:
     try:
         return int(json.loads(line).get("step", 0))

@@ -32,24 +32,31 @@ from .checkpoint import (
 )
 from .config import ResolvedConfig
 from .devices import resolve_device, resolve_precision
+from .distributed import init_world
 from .errors import GankitError
 from .evaluation import dataset_key, primary_metric, score
 from .penalties import PENALTIES, compute_penalty, has_batchnorm
 from .progress import Progress
 from .registry import Registry
-from .rundir import MetricsLog, default_run_dir, prepare_run_dir, provenance, write_json_atomic
+from .rundir import MetricsLog, NullLog, default_run_dir, prepare_run_dir, provenance, write_json_atomic
 from .specs import DataInfo
 
 PREVIEW_SEED_OFFSET = 7919
+RANK_SEED_STRIDE = 1_000_033
 MAX_ROLLBACKS = 5  # consecutive rollbacks without reaching a new checkpoint before giving up
 NOISE_SEED_OFFSET = 104729
 
 
 @dataclasses.dataclass
 class TrainResult:
+    """How a run ended, with this process's networks as they are in memory."""
+
     run_dir: Path
     step: int
     stopped_early: bool
+    generator: nn.Module
+    discriminator: nn.Module
+    generator_ema: nn.Module | None
 
 
 def train_run(
@@ -74,21 +81,26 @@ def train_run(
     if dataset_spec.needs_data and not cfg.data:
         raise GankitError(f"dataset {dataset_spec.name!r} needs --data PATH ({dataset_spec.description})")
 
+    device = resolve_device(cfg.device)
+    world = init_world(device)  # torchrun: one process per device; otherwise a world of one
+    device = world.device(device)
+    precision = resolve_precision(cfg.precision, device)
     run_dir = Path(cfg.out) if cfg.out else default_run_dir(cfg.domain, model_spec.name)
-    prepare_run_dir(run_dir, resume=resume_state is not None)
+    if world.is_main:
+        prepare_run_dir(run_dir, resume=resume_state is not None)
+    run_dir = Path(world.broadcast_object(str(run_dir)))
 
     # Seeds first, so weights, latents and data order all follow --seed.
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
     random.seed(cfg.seed)
-    device = resolve_device(cfg.device)
-    precision = resolve_precision(cfg.precision, device)
 
     dataset = dataset_spec.build(config.dataset_options, Path(cfg.data) if cfg.data else None)
     info: DataInfo = dataset.info
     generator, discriminator = model_spec.build(config.model_options, info)
     generator.to(device)
     discriminator.to(device)
+    world.broadcast_parameters(generator, discriminator)
     if penalty == "gp" and has_batchnorm(discriminator):
         raise GankitError(
             f"the gradient penalty needs per-sample discriminator outputs, but model {model_spec.name!r} "
@@ -107,8 +119,8 @@ def train_run(
 
     from .data import BatchStream
 
-    stream = BatchStream(dataset, cfg.batch_size, cfg.seed, device, cfg.num_workers)
-    noise = torch.Generator(device=device).manual_seed(cfg.seed + NOISE_SEED_OFFSET)
+    stream = BatchStream(dataset, cfg.batch_size, cfg.seed, device, cfg.num_workers, world.rank, world.size)
+    noise = torch.Generator(device=device).manual_seed(cfg.seed + NOISE_SEED_OFFSET + RANK_SEED_STRIDE * world.rank)
     preview_z, preview_labels = _preview_latents(generator, cfg.num_preview, cfg.seed, device)
     prepare_real = domain.prepare_real or (lambda batch, _info: batch)
 
@@ -129,11 +141,13 @@ def train_run(
         scaler_d.load_state_dict(state["scaler_d"])
         if with_stream:
             stream.load_state_dict(state["sampler"])
-        restore_rng_state(state["rng"], noise)
-        if torch.device(state["rng"]["noise_device"]).type != noise.device.type:
-            # A latent generator's state only fits its own device type: resumed on another
-            # device, the run continues with a fresh stream derived from the step.
-            noise.manual_seed(cfg.seed + NOISE_SEED_OFFSET + int(state["step"]))
+        per_rank = state.get("rng_per_rank") or [state["rng"]]
+        rng = per_rank[world.rank] if len(per_rank) == world.size else state["rng"]
+        restore_rng_state(rng, noise)
+        if torch.device(rng["noise_device"]).type != noise.device.type or len(per_rank) != world.size:
+            # A latent generator's state only fits its own device type and rank: resumed on
+            # another device or world size, the run continues with a fresh stream from the step.
+            noise.manual_seed(cfg.seed + NOISE_SEED_OFFSET + RANK_SEED_STRIDE * world.rank + int(state["step"]))
         d_steps = int(state.get("d_steps", 0))
 
     if resume_state is not None:
@@ -150,10 +164,11 @@ def train_run(
     config_record = config.to_dict()
     config_record["data_info"] = info.to_dict()
     config_record["provenance"] = provenance(registry_plugins, command_line)
-    write_json_atomic(config_record, run_dir / "config.json")
+    if world.is_main:
+        write_json_atomic(config_record, run_dir / "config.json")
     # A fresh run starts a fresh log (a run killed before its first checkpoint may have left one).
-    metrics = MetricsLog(run_dir / "metrics.jsonl", resume_step=start_step)
-    progress = Progress(total, start_step, cfg.quiet, f"{cfg.domain}/{model_spec.name}")
+    metrics = MetricsLog(run_dir / "metrics.jsonl", resume_step=start_step) if world.is_main else NullLog()
+    progress = Progress(total, start_step, cfg.quiet or not world.is_main, f"{cfg.domain}/{model_spec.name}")
     description = getattr(dataset, "description", None)
     if description and not resume_state:
         progress.message(f"data: {description}")
@@ -204,6 +219,7 @@ def train_run(
             return
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
+        world.all_reduce_gradients(module)
         if cfg.grad_clip > 0:
             scaler.unscale_(optimizer)
             nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
@@ -217,6 +233,8 @@ def train_run(
         with torch.no_grad(), precision.autocast(device):
             batch = net.generate(preview_z, preview_labels)
         net.train(was_training)
+        if not world.is_main:
+            return
         try:
             domain.write_preview(batch.float().cpu(), run_dir / "samples" / f"step-{step:07d}", info)
         except OSError as exc:
@@ -244,6 +262,10 @@ def train_run(
             "rng": capture_rng_state(noise),
             "best": best,
         }
+        state["rng_per_rank"] = world.gather_object(state["rng"]) if world.active else None
+        if not world.is_main:
+            world.barrier()
+            return
         folder = run_dir / "checkpoints"
         step_path = folder / step_checkpoint_name(step)
         try:
@@ -257,11 +279,15 @@ def train_run(
                 f"the previous checkpoint (last.pt) is intact; free space or fix the folder, then --resume"
             ) from None
         prune_checkpoints(folder, cfg.keep_last)
+        world.barrier()  # no process reads last.pt (a rollback) before it is complete
 
     def evaluate_now(step: int) -> bool:
         """Score the sampling generator with the primary metric; True when it is the best so far."""
         nonlocal best
         assert eval_spec is not None
+        if not world.is_main:  # rank 0 scores; the others follow its decision
+            best = world.broadcast_object(None)
+            return best is not None and best["step"] == step
         net = generator_ema if generator_ema is not None else generator
         result = score(net, dataset, info, [eval_spec], n=cfg.eval_samples, seed=cfg.seed, device=device,
                        key=dataset_key(dataset_spec.name, config.dataset_options, cfg.data))
@@ -272,6 +298,7 @@ def train_run(
         progress.message(f"step {step}: {eval_spec.name}/{eval_spec.primary} = {value:.4g}" + (" (best)" if improved else ""))
         if improved:
             best = {"metric": f"{eval_spec.name}/{eval_spec.primary}", "value": value, "step": step}
+        world.broadcast_object(best)
         return improved
 
     # The loop -------------------------------------------------------------------------
@@ -303,8 +330,10 @@ def train_run(
             progress.advance()
 
             out_of_time = time.monotonic() >= deadline
+            if world.active and cfg.max_minutes:  # ranks agree on stopping, at log steps
+                out_of_time = world.any(out_of_time, device) if step % cfg.log_every == 0 else False
             if step % cfg.log_every == 0 or step == total or out_of_time:
-                losses = torch.stack(pending).float().view(-1, 3)
+                losses = world.mean(torch.stack(pending).float().view(-1, 3))
                 if cfg.on_nan == "skip":  # skipped updates are counted, not averaged in
                     losses = torch.where(torch.isfinite(losses), losses, torch.nan)
                     d_mean, g_mean, p_mean = torch.nanmean(losses, 0).nan_to_num(0.0).tolist()
@@ -358,7 +387,8 @@ def train_run(
     finally:
         progress.close()
         metrics.close()
-    return TrainResult(run_dir=run_dir, step=step, stopped_early=stopped_early)
+    return TrainResult(run_dir=run_dir, step=step, stopped_early=stopped_early, generator=generator,
+                       discriminator=discriminator, generator_ema=generator_ema)
 
 
 def _make_ema(generator: nn.Module) -> nn.Module:
