@@ -140,8 +140,13 @@ def resolve_config(
             raise GankitError(f"model {model.name!r} has no preset {preset_name!r}; its presets are: {valid}")
         preset_layer = model.presets[preset_name].options
 
+    # A model's defaults and presets are written for its usual datasets: their dataset options
+    # apply where the chosen dataset has them and are skipped where it does not.
+    known = ENGINE_KEYS | set(fields_of(model.options)) | set(fields_of(dataset.options))
+    model_layers = [{k: v for k, v in layer.items() if k.replace("-", "_") in known}
+                    for layer in (model.defaults, preset_layer)]
     merged: dict[str, Any] = {}
-    for layer in (model.defaults, preset_layer, file_layer, explicit):
+    for layer in (*model_layers, file_layer, explicit):
         merged.update({key.replace("-", "_"): value for key, value in layer.items() if value is not None})
     merged.update(domain=domain.name, model=model.name, dataset=dataset.name)
     return split_options(merged, model, dataset)

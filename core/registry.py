@@ -23,6 +23,7 @@ from .specs import DatasetSpec, DomainSpec, MetricSpec, ModelSpec, ObjectiveSpec
 BUILTIN_PLUGINS = (
     "gankit.plugins.objectives",
     "gankit.plugins.image",
+    "gankit.plugins.audio",
 )
 
 ENTRY_POINT_GROUP = "gankit"
@@ -211,7 +212,8 @@ class Registry:
         return {name: spec for (d, name), spec in sorted(self.datasets.items()) if d == domain}
 
     def metrics_for(self, domain: str) -> dict[str, MetricSpec]:
-        return {name: spec for (d, name), spec in sorted(self.metrics.items()) if d == domain}
+        """In registration order: the first with a ``primary`` is the domain's primary metric."""
+        return {name: spec for (d, name), spec in self.metrics.items() if d == domain}
 
     def failures(self) -> list[Failure]:
         return [Failure(info.name, info.error) for info in self.plugins if info.error]

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ["GANKIT_LOAD_PLUGINS"] = ""
 os.environ["GANKIT_OFFLINE"] = "1"  # tests never touch the network; downloader tests serve 127.0.0.1 and lift it
+os.environ["GANKIT_CACHE"] = tempfile.mkdtemp(prefix="gankit-test-cache-")  # nor the user's cache
 
 import pytest  # noqa: E402
 

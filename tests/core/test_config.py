@@ -69,3 +69,16 @@ def test_non_finite_learning_rate_is_rejected(gauss_plugin):
     for value in ("nan", "inf", "0"):
         with pytest.raises(GankitError, match="'lr_g' must be a positive number"):
             resolve_config(get_registry(), {"domain": "gauss", "lr_g": value})
+
+
+def test_preset_dataset_options_apply_only_where_the_dataset_has_them(gauss_plugin, monkeypatch):
+    from gankit.specs import Preset
+
+    registry = get_registry()
+    spec = registry.model("gauss", "net")
+    presets = {**spec.presets, "with-data": Preset("dataset options", {"count": 64, "steps": 3, "normalize": True})}
+    monkeypatch.setitem(registry.models, ("gauss", "net"), type(spec)(**{**spec.__dict__, "presets": presets}))
+    resolved = resolve_config(registry, {"domain": "gauss", "preset": "with-data"})
+    assert resolved.dataset_options.count == 64 and resolved.train.steps == 3  # "normalize" skipped: points lack it
+    with pytest.raises(GankitError, match="unknown option 'colour'"):
+        resolve_config(registry, {"domain": "gauss", "preset": "with-data", "colour": 1})

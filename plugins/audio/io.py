@@ -1,0 +1,159 @@
+"""Reading and writing audio: 16-bit PCM WAV per sample, a preview (WAV of a few clips
+joined by short silences, plus a PNG grid of their log-mel spectrograms), numpy export,
+and decoding files of any rate and channel count to mono float32.
+
+Batches are canonical audio batches, N×1×T floats in [-1, 1] at ``info.sample_rate``
+(torch tensors; numpy arrays also work). All file I/O goes through soundfile; torchaudio
+is used only for resampling and spectrograms, and imported when needed (it is slow to
+import).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import soundfile as sf
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from gankit.specs import DataInfo
+
+DEFAULT_SAMPLE_RATE = 16000
+PREVIEW_CLIPS = 8  # clips joined into the preview WAV and drawn in the spectrogram grid
+PREVIEW_GAP_S = 0.25  # silence between clips in the preview WAV
+N_MELS = 64
+
+
+def sample_rate_of(info: "DataInfo | None") -> int:
+    rate = getattr(info, "sample_rate", None) if info is not None else None
+    return int(rate) if rate else DEFAULT_SAMPLE_RATE
+
+
+def to_numpy(batch: "torch.Tensor | np.ndarray", info: "DataInfo | None" = None) -> np.ndarray:
+    """float32 N×T in [-1, 1] (clamped), for ``--format npy``."""
+    return np.clip(_as_array(batch), -1.0, 1.0)
+
+
+def save_wav(clip: np.ndarray, path: str | Path, sample_rate: int) -> Path:
+    """Write a mono float clip (values in [-1, 1], clamped) as 16-bit PCM WAV."""
+    path = Path(path)
+    sf.write(str(path), np.clip(np.asarray(clip, dtype=np.float32), -1.0, 1.0), sample_rate,
+             subtype="PCM_16", format="WAV")
+    return path
+
+
+def write_samples(batch: "torch.Tensor | np.ndarray", out_dir: str | Path, info: "DataInfo | None" = None,
+                  start: int = 0) -> list[Path]:
+    """One 16-bit WAV per sample, ``sample-{start+i:05d}.wav`` in ``out_dir`` (created)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rate = sample_rate_of(info)
+    return [save_wav(clip, out_dir / f"sample-{start + i:05d}.wav", rate) for i, clip in enumerate(to_numpy(batch))]
+
+
+def write_preview(batch: "torch.Tensor | np.ndarray", path: str | Path, info: "DataInfo | None" = None) -> Path:
+    """``path.wav``: the first few clips joined by short silences; ``path.png``: their
+    log-mel spectrograms in a grid. Returns the WAV's path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rate = sample_rate_of(info)
+    clips = to_numpy(batch)[:PREVIEW_CLIPS]
+    gap = np.zeros(int(PREVIEW_GAP_S * rate), dtype=np.float32)
+    joined = np.concatenate([part for clip in clips for part in (clip, gap)][:-1])
+    wav_path = save_wav(joined, path.with_name(path.name + ".wav"), rate)
+    save_spectrogram_grid(clips, path.with_name(path.name + ".png"), rate)
+    return wav_path
+
+
+# Spectrograms ------------------------------------------------------------------------------
+
+# Anchor colours of a perceptually ordered dark-to-bright map (close to matplotlib's magma),
+# interpolated linearly: silence is black, loud bins pale yellow.
+_COLOURS = np.array([[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66],
+                     [245, 125, 21], [250, 193, 39], [252, 255, 164]], dtype=np.float32)
+
+
+def log_mel(clips: np.ndarray, sample_rate: int, n_mels: int = N_MELS) -> np.ndarray:
+    """N×n_mels×frames log-mel power in dB (0 dB: a full-scale sine at a band's centre;
+    floored at -80 dB), from torchaudio's MelSpectrogram with a 32 ms window."""
+    import torch
+    import torchaudio
+
+    n_fft = 1 << max(6, round(math.log2(0.032 * sample_rate)))
+    transform = torchaudio.transforms.MelSpectrogram(
+        sample_rate=sample_rate, n_fft=n_fft, hop_length=n_fft // 4, n_mels=n_mels, f_min=0.0,
+        f_max=sample_rate / 2, power=2.0, norm=None, mel_scale="htk")
+    with torch.no_grad():
+        power = transform(torch.as_tensor(np.ascontiguousarray(clips), dtype=torch.float32))
+    reference = (n_fft / 4) ** 2  # a full-scale sine's power in its bin (Hann window; filters peak at 1)
+    db = 10 * torch.log10(power.clamp_min(1e-12) / reference)
+    return db.clamp(-80.0, 0.0).numpy()
+
+
+def spectrogram_image(db: np.ndarray, height: int = 2 * N_MELS) -> np.ndarray:
+    """uint8 H×W×3 image of one dB spectrogram (mels×frames), low frequencies at the bottom."""
+    level = (np.clip(db, -80.0, 0.0) + 80.0) / 80.0 * (len(_COLOURS) - 1)
+    low = np.floor(level).astype(int).clip(0, len(_COLOURS) - 2)
+    frac = (level - low)[..., None]
+    rgb = _COLOURS[low] * (1 - frac) + _COLOURS[low + 1] * frac
+    rgb = rgb[::-1]  # row 0 is the top of the picture: highest mel band
+    rows = np.repeat(np.arange(rgb.shape[0]), max(1, height // rgb.shape[0]))
+    return np.rint(rgb[rows]).astype(np.uint8)
+
+
+def save_spectrogram_grid(clips: np.ndarray, path: str | Path, sample_rate: int, columns: int = 4,
+                          padding: int = 4) -> Path:
+    """A PNG grid (``columns`` per row) of the clips' log-mel spectrograms."""
+    from PIL import Image
+
+    path = Path(path)
+    if len(clips) == 0:
+        raise ValueError("save_spectrogram_grid needs at least one clip")
+    tiles = [spectrogram_image(db) for db in log_mel(clips, sample_rate)]
+    h, w, _ = tiles[0].shape
+    scale = max(1, 256 // w)  # short clips: widen the frames so a tile is readable
+    w *= scale
+    ncol = min(columns, len(tiles))
+    nrow = math.ceil(len(tiles) / ncol)
+    grid = np.full((nrow * (h + padding) + padding, ncol * (w + padding) + padding, 3), 255, dtype=np.uint8)
+    for i, tile in enumerate(tiles):
+        top, left = padding + (i // ncol) * (h + padding), padding + (i % ncol) * (w + padding)
+        grid[top:top + h, left:left + w] = np.repeat(tile, scale, axis=1)
+    Image.fromarray(grid).save(path, format="PNG")
+    return path
+
+
+# Reading -----------------------------------------------------------------------------------
+
+def read_mono(path: str | Path) -> tuple[np.ndarray, int]:
+    """A file's samples as float32 mono (channels averaged) and its sample rate."""
+    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return data.mean(axis=1, dtype=np.float32), int(rate)
+
+
+def resample(clip: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
+    """``clip`` at ``new_rate`` (torchaudio's band-limited sinc interpolation)."""
+    if orig_rate == new_rate:
+        return clip
+    import torch
+    import torchaudio.functional as AF
+
+    with torch.no_grad():
+        out = AF.resample(torch.from_numpy(np.ascontiguousarray(clip)), orig_rate, new_rate)
+    return out.numpy()
+
+
+def _as_array(batch: Any) -> np.ndarray:
+    if isinstance(batch, np.ndarray):
+        array = batch.astype(np.float32, copy=False)
+    else:
+        array = batch.detach().float().cpu().numpy()
+    if array.ndim == 3 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 2:
+        raise ValueError(f"expected an audio batch N×1×T (or N×T), got shape {tuple(array.shape)}")
+    return array
