@@ -61,7 +61,7 @@ def coerce(name: str, annotation: Any, value: Any) -> Any:
                 return choice
         raise GankitError(f"option {name!r}: {value!r} is not allowed; choose one of: {', '.join(str(a) for a in args)}")
     if origin is tuple:
-        items = _split_sequence(value)
+        items = _split_sequence(name, value)
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(coerce(name, args[0], item) for item in items)
         if len(items) != len(args):
@@ -106,12 +106,12 @@ def coerce(name: str, annotation: Any, value: Any) -> Any:
     raise GankitError(f"option {name!r}: cannot use {value!r} as {describe_type(annotation)}")
 
 
-def _split_sequence(value: Any) -> list[Any]:
+def _split_sequence(name: str, value: Any) -> list[Any]:
     if isinstance(value, (list, tuple)):
         return list(value)
     if isinstance(value, str):
         return [part.strip() for part in value.strip("()[] ").split(",") if part.strip()]
-    raise GankitError(f"expected a list of values, got {value!r}")
+    raise GankitError(f"option {name!r}: expected values separated by commas, got {value!r}")
 
 
 def build_options(options_type: type, values: Mapping[str, Any], *, what: str) -> Any:
