@@ -244,7 +244,7 @@ def build_registry(load_entry_points: bool = True) -> Registry:
 
 
 _manager: tuple[pluggy.PluginManager, list[PluginInfo]] | None = None
-_registry: tuple[tuple[str, ...], Registry] | None = None
+_registry: tuple[tuple[tuple[str, int], ...], Registry] | None = None
 
 
 def plugin_manager() -> pluggy.PluginManager:
@@ -262,7 +262,7 @@ def get_registry() -> Registry:
     global _registry
     pm = plugin_manager()
     assert _manager is not None
-    key = tuple(name for name, _ in pm.list_name_plugin())
+    key = tuple((name, id(plugin)) for name, plugin in pm.list_name_plugin())
     if _registry is None or _registry[0] != key:
         infos = [PluginInfo(i.name, i.version, i.builtin, error=i.error) for i in _manager[1]]
         _registry = (key, Registry(pm, infos))

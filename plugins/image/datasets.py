@@ -1,5 +1,6 @@
-"""The image plugin's datasets: the embedded procedural ``shapes`` and ``mnist`` from its
-original IDX files. Both live in memory and expose ``tensors`` for fast batching."""
+"""The image plugin's datasets: the embedded procedural ``shapes``, and ``mnist`` and
+``fashion-mnist`` from their original IDX files (downloaded into the cache, or in --data).
+All live in memory and expose ``tensors`` for fast batching."""
 
 from __future__ import annotations
 
@@ -166,17 +167,60 @@ _SDFS = {
 SHAPE_CLASSES: tuple[str, ...] = tuple(_SDFS)
 
 
-# mnist -----------------------------------------------------------------------------------
+# mnist and fashion-mnist -----------------------------------------------------------------
 
 _PREFIXES = {"train": "train", "test": "t10k"}
 _IMAGES_MAGIC, _LABELS_MAGIC = 2051, 2049
 
+# Mirrors are tried in order, and the SHA-256 of each gzipped file is checked after the
+# download. Module-level so tests (or a site with its own mirror) can point them elsewhere.
+MNIST_MIRRORS: tuple[str, ...] = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+MNIST_SHA256: dict[str, str] = {
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+FASHION_MNIST_MIRRORS: tuple[str, ...] = (
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+)
+FASHION_MNIST_SHA256: dict[str, str] = {
+    "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+    "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+    "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+    "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+}
+MNIST_CLASSES: tuple[str, ...] = tuple(str(digit) for digit in range(10))
+FASHION_MNIST_CLASSES: tuple[str, ...] = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+
 
 def build_mnist(options: MNISTOptions, data_path: Path | None) -> InMemoryImageDataset:
-    """The ``mnist`` dataset from the original IDX files in the folder ``data_path``
-    (Fashion-MNIST's files, which share the format and names, work too)."""
-    folder = _check_folder(data_path)
-    split = _choose_split(folder, options.split)
+    """The ``mnist`` dataset from the original IDX files in the folder ``data_path``, or,
+    without one, from the gzipped files downloaded (checksums verified) into the cache."""
+    return _build_idx("mnist", options, data_path, MNIST_MIRRORS, MNIST_SHA256, MNIST_CLASSES)
+
+
+def build_fashion_mnist(options: MNISTOptions, data_path: Path | None) -> InMemoryImageDataset:
+    """The ``fashion-mnist`` dataset (Zalando's, in MNIST's IDX format and file names):
+    from ``data_path`` or downloaded into the cache, like :func:`build_mnist`."""
+    return _build_idx("fashion-mnist", options, data_path, FASHION_MNIST_MIRRORS, FASHION_MNIST_SHA256,
+                      FASHION_MNIST_CLASSES)
+
+
+def _build_idx(name: str, options: MNISTOptions, data_path: Path | None, mirrors: tuple[str, ...],
+               checksums: dict[str, str], class_names: tuple[str, ...]) -> InMemoryImageDataset:
+    if data_path is None:
+        folder = _download_idx(name, "test" if options.split == "test" else "train", mirrors, checksums)
+    else:
+        folder = _check_folder(name, data_path)
+    split = _choose_split(name, folder, options.split)
     images_path = _find(folder, split, "images")
     labels_path = _find(folder, split, "labels")
     assert images_path is not None and labels_path is not None
@@ -187,18 +231,33 @@ def build_mnist(options: MNISTOptions, data_path: Path | None) -> InMemoryImageD
     if images.shape[0] != labels.shape[0]:
         raise GankitError(f"{images_path} holds {images.shape[0]} images but {labels_path} holds "
                           f"{labels.shape[0]} labels; the two files must come from the same split")
-    if labels.size and labels.max() > 9:
-        raise GankitError(f"{labels_path}: labels must be digits 0-9, found {int(labels.max())}")
+    if labels.size and labels.max() >= len(class_names):
+        raise GankitError(f"{labels_path}: labels must be 0-{len(class_names) - 1}, found {int(labels.max())}")
     total = images.shape[0]
     if options.limit is not None:
         images, labels = images[: options.limit], labels[: options.limit]
     count = f"first {images.shape[0]} of {total}" if images.shape[0] < total else f"{total}"
-    description = f"mnist {split} split ({count} images) from {images_path}"
+    description = f"{name} {split} split ({count} images) from {images_path}"
     logger.info(description)
     x = torch.from_numpy(images.astype(np.float32)).unsqueeze(1).div_(127.5).sub_(1.0)
     y = torch.from_numpy(labels.astype(np.int64))
-    return InMemoryImageDataset(x, y, num_classes=10, description=description,
-                                class_names=tuple(str(d) for d in range(10)))
+    return InMemoryImageDataset(x, y, num_classes=len(class_names), description=description,
+                                class_names=class_names)
+
+
+def _download_idx(name: str, split: str, mirrors: tuple[str, ...], checksums: dict[str, str]) -> Path:
+    """The cache folder holding ``split``'s two gzipped files, downloaded if missing."""
+    from gankit.cache import cache_dir
+    from gankit.download import download
+
+    folder = cache_dir("datasets", name)
+    prefix = _PREFIXES[split]
+    files = [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
+    hint = (f"fetch {files[0]} and {files[1]} by hand (from any of those mirrors) into one folder and "
+            f"pass --data PATH to that folder")
+    for file in files:
+        download([mirror.rstrip("/") + "/" + file for mirror in mirrors], folder / file, checksums[file], hint=hint)
+    return folder
 
 
 def _expected_files(split: str) -> str:
@@ -206,30 +265,29 @@ def _expected_files(split: str) -> str:
     return f"{prefix}-images-idx3-ubyte[.gz] and {prefix}-labels-idx1-ubyte[.gz]"
 
 
-def _check_folder(data_path: Path | None) -> Path:
+def _check_folder(name: str, data_path: Path) -> Path:
     hint = f"pass --data PATH to the folder holding {_expected_files('test')} (or the train-* files)"
-    if data_path is None:
-        raise GankitError(f"dataset 'mnist' reads the original MNIST IDX files: {hint}")
     folder = Path(data_path).expanduser()
     if not folder.exists():
-        raise GankitError(f"dataset 'mnist': --data {folder} does not exist; {hint}")
+        raise GankitError(f"dataset {name!r}: --data {folder} does not exist; {hint}, or leave --data out "
+                          f"to download the files")
     if not folder.is_dir():
-        raise GankitError(f"dataset 'mnist': --data {folder} is a file; pass the folder that holds the MNIST files")
+        raise GankitError(f"dataset {name!r}: --data {folder} is a file; pass the folder that holds the IDX files")
     return folder
 
 
-def _choose_split(folder: Path, wanted: str) -> str:
+def _choose_split(name: str, folder: Path, wanted: str) -> str:
     def complete(split: str) -> bool:
         return _find(folder, split, "images") is not None and _find(folder, split, "labels") is not None
 
     if wanted != "auto":
         if not complete(wanted):
-            raise GankitError(f"dataset 'mnist': no {wanted} split in {folder}: looked for {_expected_files(wanted)}")
+            raise GankitError(f"dataset {name!r}: no {wanted} split in {folder}: looked for {_expected_files(wanted)}")
         return wanted
     for split in ("train", "test"):
         if complete(split):
             return split
-    raise GankitError(f"dataset 'mnist' found no MNIST files in {folder}: looked for {_expected_files('train')} "
+    raise GankitError(f"dataset {name!r} found no IDX files in {folder}: looked for {_expected_files('train')} "
                       f"(train split) or {_expected_files('test')} (test split)")
 
 

@@ -156,8 +156,8 @@ def test_mnist_rejects_truncated_and_mismatched_files(tmp_path):
         build_mnist(MNISTOptions(), tmp_path)
 
 
-def test_mnist_needs_data(tmp_path):
-    with pytest.raises(GankitError, match="pass --data PATH"):
+def test_mnist_offline_without_data_says_how_to_get_it(tmp_path):
+    with pytest.raises(GankitError, match="(?s)GANKIT_OFFLINE.*pass --data PATH"):
         build_mnist(MNISTOptions(), None)
     with pytest.raises(GankitError, match="--data .*does not exist"):
         build_mnist(MNISTOptions(), tmp_path / "missing")

@@ -1,0 +1,310 @@
+"""The image metrics of ``gankit evaluate`` and ``--eval-every``: ``fid``, ``kid``, ``is``
+and ``prdc``, computed in the feature space of one network:
+
+- ``GANKIT_FID_WEIGHTS`` set: the FID Inception-v3 (:mod:`.inception`; 2048-d pool
+  features, 1008-class softmax), so the numbers compare with papers' (up to sample counts
+  and the reference set);
+- otherwise, offline: a small CNN classifier gankit trains on the run's labelled dataset
+  and caches (:mod:`.classifier`), or, for unlabelled data, the same CNN with fixed random
+  weights. These numbers compare only with each other under gankit's protocol.
+
+Every result carries a ``protocol`` naming the network, its accuracy and cache key, the
+resize, the sample counts and the reference set. Features are computed once per tensor:
+each metric is called separately, so a small per-process cache keyed by the tensor
+(checked through a weak reference and its version counter) serves the others.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from gankit.errors import GankitError
+from gankit.specs import EvalContext, MetricResult
+
+from . import classifier, inception
+
+KID_SUBSETS = 100
+KID_SUBSET_SIZE = 1000
+KID_FULL_KERNEL_MAX = 4096  # up to this many samples per side, kernel matrices are computed once
+IS_SPLITS = 10
+PRDC_K = 3
+CHUNK = 1024
+
+
+# Feature networks ------------------------------------------------------------------------
+
+@dataclass
+class Backbone:
+    """A feature network ready to embed images: features (N×D) and, when it has classes,
+    class probabilities (N×K)."""
+
+    key: str
+    kind: str  # "inception", "classifier" or "random"
+    net: nn.Module
+    protocol: dict[str, Any]
+    batch: int
+
+    @property
+    def has_classes(self) -> bool:
+        return self.kind != "random"
+
+    @torch.no_grad()
+    def embed(self, x: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        self.net.to(device)
+        features, probs = [], []
+        for start in range(0, len(x), self.batch):
+            chunk = x[start:start + self.batch].to(device)
+            if self.kind == "inception":
+                f, logits = self.net(chunk)
+            else:
+                f, logits = self.net.features_and_logits(chunk)
+                logits = logits if self.kind == "classifier" else None
+            features.append(f.double().cpu())
+            if logits is not None:
+                probs.append(torch.softmax(logits.double(), dim=1).cpu())
+        return torch.cat(features), (torch.cat(probs) if probs else None)
+
+
+_INCEPTION: dict[tuple[str, int, int], inception.FIDInceptionV3] = {}
+_FEATURES: OrderedDict[tuple[str, int], tuple[Any, int, tuple[torch.Tensor, torch.Tensor | None]]] = OrderedDict()
+_FEATURES_MAX = 4
+
+
+def clear_caches() -> None:
+    """Forget networks and features held in this process (cached files stay on disk)."""
+    _INCEPTION.clear()
+    _FEATURES.clear()
+    classifier.clear_memory_cache()
+
+
+def backbone(context: EvalContext) -> Backbone:
+    """The feature network for this evaluation (see the module docstring for the choice)."""
+    path = inception.weights_path()
+    if path is not None:
+        stat = path.stat() if path.is_file() else None
+        memo = (str(path.resolve()), stat.st_mtime_ns, stat.st_size) if stat else None
+        net = _INCEPTION.get(memo) if memo else None
+        if net is None:
+            net = inception.load_fid_inception(path)
+            _INCEPTION[memo] = net  # type: ignore[index]
+        protocol = {
+            "name": "inception-v3-fid",
+            "kind": "FID Inception-v3 (TensorFlow 2015-12-05 graph as ported by pytorch-fid)",
+            "weights": str(path),
+            "feature_dim": inception.FEATURE_DIM,
+            "features": "2048-d final average pool",
+            "classes": f"{inception.NUM_CLASSES} (softmax of the fc logits)",
+            "resize": f"bilinear to {inception.INPUT_SIZE}x{inception.INPUT_SIZE}, grayscale repeated to RGB",
+            "comparable": "with papers using the standard FID Inception weights, at equal sample counts and "
+                          "reference set",
+        }
+        return Backbone(f"inception:{path}", "inception", net, protocol, batch=50)
+    channels = int(context.info.shape[0])
+    found = classifier.feature_net(context.dataset, context.dataset_key, context.cache_dir, channels)
+    kind = "classifier" if found.has_classes else "random"
+    return Backbone(f"{found.protocol['name']}:{found.protocol.get('cache_key', channels)}", kind, found.net,
+                    dict(found.protocol), batch=256)
+
+
+def embed(net: Backbone, x: torch.Tensor, context: EvalContext) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``net.embed(x)``, remembered for the tensor ``x`` while it lives and is unchanged."""
+    key = (net.key, id(x))
+    hit = _FEATURES.get(key)
+    if hit is not None and hit[0]() is x and hit[1] == x._version:
+        _FEATURES.move_to_end(key)
+        return hit[2]
+    result = net.embed(x, torch.device(context.device))
+    _FEATURES[key] = (weakref.ref(x), x._version, result)
+    while len(_FEATURES) > _FEATURES_MAX:
+        _FEATURES.popitem(last=False)
+    return result
+
+
+def _setup(fake: torch.Tensor, context: EvalContext) -> tuple[Backbone, dict[str, Any]]:
+    if fake.ndim != 4 or tuple(fake.shape[1:]) != tuple(context.real.shape[1:]):
+        raise GankitError(f"image metrics need fake images shaped like the real ones {tuple(context.real.shape[1:])}, "
+                          f"got {tuple(fake.shape)}")
+    if len(fake) < 2 or len(context.real) < 2:
+        raise GankitError("image metrics need at least 2 real and 2 fake samples")
+    if not torch.isfinite(fake).all():
+        raise GankitError("the generator produced non-finite pixels (NaN or inf), so image metrics cannot score "
+                          "it; the run has diverged: resume from an earlier checkpoint or lower the learning rates")
+    net = backbone(context)
+    reference: dict[str, Any] = {"source": "the run's training dataset, a seeded random subset",
+                                 "dataset_key": context.dataset_key, "n": len(context.real), "seed": context.seed}
+    description = getattr(context.dataset, "description", "")
+    if description:
+        reference["dataset"] = description
+    protocol = {"feature_network": net.protocol, "resize": net.protocol["resize"], "n_fake": len(fake),
+                "n_real": len(context.real), "reference": reference}
+    return net, protocol
+
+
+# FID -------------------------------------------------------------------------------------
+
+def fid(fake: torch.Tensor, context: EvalContext) -> MetricResult:
+    """Fréchet distance between Gaussians fitted to real and fake features (lower is better)."""
+    net, protocol = _setup(fake, context)
+    real_features, _ = embed(net, context.real, context)
+    fake_features, _ = embed(net, fake, context)
+    value = frechet_distance(*gaussian(real_features), *gaussian(fake_features))
+    protocol["covariance"] = "unbiased (n-1); matrix square root by symmetric eigendecomposition, float64"
+    return MetricResult({"fid": value}, protocol)
+
+
+def gaussian(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and unbiased covariance of N×D features, in float64."""
+    features = features.double()
+    return features.mean(0), torch.cov(features.T, correction=1).reshape(features.shape[1], features.shape[1])
+
+
+def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor, sigma2: torch.Tensor) -> float:
+    """``|mu1 - mu2|² + tr(S1) + tr(S2) - 2 tr((S1 S2)^½)``.
+
+    ``tr((S1 S2)^½)`` is the sum of the square roots of the eigenvalues of the symmetric
+    PSD matrix ``S1^½ S2 S1^½`` (similar to ``S1 S2``), so only symmetric eigen-
+    decompositions are needed; eigenvalues below zero (rounding) are clipped."""
+    mu1, mu2, sigma1, sigma2 = (t.double() for t in (mu1, mu2, sigma1, sigma2))
+    w, v = torch.linalg.eigh((sigma1 + sigma1.T) / 2)
+    root1 = (v * w.clamp(min=0).sqrt()) @ v.T
+    middle = root1 @ sigma2 @ root1
+    trace_root = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+    diff = mu1 - mu2
+    value = diff @ diff + sigma1.trace() + sigma2.trace() - 2 * trace_root
+    return max(float(value), 0.0)
+
+
+# KID -------------------------------------------------------------------------------------
+
+def kid(fake: torch.Tensor, context: EvalContext) -> MetricResult:
+    """Kernel Inception Distance: unbiased MMD² with the kernel ``(x·y/d + 1)³``, averaged
+    over random subsets (Bińkowski et al. 2018); mean and standard deviation."""
+    net, protocol = _setup(fake, context)
+    real_features, _ = embed(net, context.real, context)
+    fake_features, _ = embed(net, fake, context)
+    # Subsets of at most half of each side, so that they differ and their spread means something.
+    size = max(2, min(KID_SUBSET_SIZE, len(real_features) // 2, len(fake_features) // 2))
+    mean, std = kernel_distance(real_features, fake_features, subsets=KID_SUBSETS, subset_size=size,
+                                seed=context.seed)
+    protocol.update({"kernel": "(x.y/d + 1)^3", "subsets": KID_SUBSETS, "subset_size": size,
+                     "estimator": "unbiased MMD^2"})
+    return MetricResult({"kid": mean, "kid_std": std}, protocol)
+
+
+def kernel_distance(x: torch.Tensor, y: torch.Tensor, *, subsets: int, subset_size: int,
+                    seed: int = 0) -> tuple[float, float]:
+    """Mean and std over ``subsets`` seeded subsets (drawn without replacement) of the
+    unbiased MMD² between features ``x`` and ``y`` with the cubic polynomial kernel."""
+    x, y = x.double(), y.double()
+    m, d = subset_size, x.shape[1]
+    if m < 2:
+        raise GankitError("KID needs subsets of at least 2 samples")
+    rng = torch.Generator().manual_seed(seed)
+
+    def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (a @ b.T / d + 1) ** 3
+
+    full = max(len(x), len(y)) <= KID_FULL_KERNEL_MAX
+    if full:
+        kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
+    values = []
+    for _ in range(subsets):
+        i = torch.randperm(len(x), generator=rng)[:m]
+        j = torch.randperm(len(y), generator=rng)[:m]
+        if full:
+            a, b, c = kxx[i][:, i], kyy[j][:, j], kxy[i][:, j]
+        else:
+            a, b, c = kernel(x[i], x[i]), kernel(y[j], y[j]), kernel(x[i], y[j])
+        within = (a.sum() - a.diagonal().sum() + b.sum() - b.diagonal().sum()) / (m * (m - 1))
+        values.append(float(within - 2 * c.sum() / (m * m)))
+    result = torch.tensor(values, dtype=torch.float64)
+    return float(result.mean()), float(result.std(correction=0)) if len(values) > 1 else 0.0
+
+
+# IS --------------------------------------------------------------------------------------
+
+def inception_score(fake: torch.Tensor, context: EvalContext) -> MetricResult:
+    """Inception-Score-style ``exp(E_x KL(p(y|x) || p(y)))`` in the feature network's class
+    probabilities, over splits (mean and std), and the real subset's own score."""
+    net, protocol = _setup(fake, context)
+    if not net.has_classes:
+        protocol["skipped"] = ("the dataset has no labels, so gankit's feature network has no classes; set "
+                               f"{inception.WEIGHTS_ENV} to score with Inception-v3's classes")
+        return MetricResult({}, protocol)
+    _, real_probs = embed(net, context.real, context)
+    _, fake_probs = embed(net, fake, context)
+    assert real_probs is not None and fake_probs is not None
+    splits = max(1, min(IS_SPLITS, len(fake_probs) // 2, len(real_probs) // 2))
+    mean, std = score_from_probs(fake_probs, splits)
+    real_mean, real_std = score_from_probs(real_probs, splits)
+    protocol.update({"splits": splits, "classes": int(fake_probs.shape[1]),
+                     "upper_bound": int(fake_probs.shape[1]),
+                     "note": "is_real scores the real reference subset the same way"})
+    return MetricResult({"is": mean, "is_std": std, "is_real": real_mean, "is_real_std": real_std}, protocol)
+
+
+def score_from_probs(probs: torch.Tensor, splits: int) -> tuple[float, float]:
+    """Mean and std over ``splits`` consecutive chunks of ``exp(mean KL(p(y|x) || p(y)))``."""
+    scores = []
+    for part in torch.tensor_split(probs.double(), splits):
+        marginal = part.mean(0, keepdim=True)
+        kl = (torch.special.xlogy(part, part) - torch.special.xlogy(part, marginal)).sum(1).mean()
+        scores.append(math.exp(float(kl)))
+    result = torch.tensor(scores, dtype=torch.float64)
+    return float(result.mean()), float(result.std(correction=0)) if len(scores) > 1 else 0.0
+
+
+# Precision, recall, density, coverage ------------------------------------------------------
+
+def prdc(fake: torch.Tensor, context: EvalContext) -> MetricResult:
+    """k-NN manifold precision and recall (Kynkäänniemi et al. 2019, k=3) with density and
+    coverage (Naeem et al. 2020), all in [0, 1] except density (whose mean is about 1 for
+    matching distributions)."""
+    net, protocol = _setup(fake, context)
+    real_features, _ = embed(net, context.real, context)
+    fake_features, _ = embed(net, fake, context)
+    k = min(PRDC_K, len(real_features) - 1, len(fake_features) - 1)
+    values = precision_recall(real_features, fake_features, k=k)
+    protocol.update({"k": k, "distance": "euclidean in feature space",
+                     "membership": "inside the ball to the k-th nearest neighbour (distance <= radius)"})
+    return MetricResult(values, protocol)
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = PRDC_K) -> dict[str, float]:
+    """precision: share of fakes inside the real k-NN manifold; recall: share of reals
+    inside the fake k-NN manifold; density: mean count of real balls holding each fake,
+    divided by k; coverage: share of real balls holding at least one fake."""
+    real, fake = real.double(), fake.double()
+    real_radii = _kth_neighbour_distance(real, k)
+    fake_radii = _kth_neighbour_distance(fake, k)
+    inside_count = torch.zeros(len(fake), dtype=torch.float64)  # per fake: real balls holding it
+    covered = torch.zeros(len(real), dtype=torch.bool)  # per real ball: holds a fake
+    recalled = torch.zeros(len(real), dtype=torch.bool)  # per real: inside some fake ball
+    for start in range(0, len(real), CHUNK):
+        distances = torch.cdist(real[start:start + CHUNK], fake)  # reals × fakes
+        inside = distances <= real_radii[start:start + CHUNK, None]
+        inside_count += inside.double().sum(0)
+        covered[start:start + CHUNK] = inside.any(1)
+        recalled[start:start + CHUNK] = (distances <= fake_radii[None, :]).any(1)
+    return {
+        "precision": float((inside_count > 0).double().mean()),
+        "recall": float(recalled.double().mean()),
+        "density": float(inside_count.mean() / k),
+        "coverage": float(covered.double().mean()),
+    }
+
+
+def _kth_neighbour_distance(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Distance from each row to its k-th nearest other row (the row itself excluded)."""
+    radii = []
+    for start in range(0, len(x), CHUNK):
+        distances = torch.cdist(x[start:start + CHUNK], x)
+        radii.append(distances.kthvalue(k + 1, dim=1).values)  # k+1: the row itself is at distance 0
+    return torch.cat(radii)
