@@ -111,3 +111,24 @@ class BatchStream:
         self.index = int(state["index"])
         self._order = None
         self._iterator = None
+
+
+class InMemoryDataset(Dataset):
+    """``(x, y)`` pairs indexed from ``tensors = (x_all, y_all)`` (the engine batches such a
+    dataset by indexing), with the ``info`` describing one sample and a one-line
+    ``description`` of what was loaded. Domains subclass it to check their canonical form."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, info: Any, description: str = ""):
+        if y.shape != (x.shape[0],) or y.dtype != torch.long:
+            raise ValueError(f"expected int64 labels of shape ({x.shape[0]},), got {y.dtype} {tuple(y.shape)}")
+        if tuple(x.shape[1:]) != tuple(info.shape):
+            raise ValueError(f"samples of shape {tuple(x.shape[1:])} do not match info.shape {tuple(info.shape)}")
+        self.tensors = (x, y)
+        self.info = info
+        self.description = description
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.tensors[0][index], self.tensors[1][index]

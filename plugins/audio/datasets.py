@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from gankit.data import InMemoryDataset
 
 from gankit.errors import GankitError
 from gankit.specs import DataInfo
@@ -27,27 +27,17 @@ SILENCE_DB = -40.0  # trim_silence: frames quieter than this (relative to the fi
 PEAK = 0.95  # normalize: each clip's peak
 
 
-class InMemoryAudioDataset(Dataset):
-    """``(x, y)`` pairs indexed from ``tensors = (x_all, y_all)``; ``info`` carries the
-    shape 1×T, the sample rate and the classes; ``description`` says what was loaded."""
+class InMemoryAudioDataset(InMemoryDataset):
+    """Clips x_all float32 N×1×T in [-1, 1] at ``sample_rate`` with labels y_all int64 (N,)."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, *, sample_rate: int, num_classes: int,
                  description: str = "", class_names: Sequence[str] = ()):
         if x.ndim != 3 or x.shape[1] != 1 or x.dtype != torch.float32:
             raise ValueError(f"expected float32 clips N×1×T, got {x.dtype} {tuple(x.shape)}")
-        if y.shape != (x.shape[0],) or y.dtype != torch.long:
-            raise ValueError(f"expected int64 labels of shape ({x.shape[0]},), got {y.dtype} {tuple(y.shape)}")
-        self.tensors = (x, y)
-        self.description = description
         extra = {"class_names": list(class_names)} if class_names else {}
-        self.info = DataInfo(shape=tuple(x.shape[1:]), dtype="float32", value_range=(-1.0, 1.0),
-                             num_classes=num_classes, sample_rate=sample_rate, extra=extra)
-
-    def __len__(self) -> int:
-        return self.tensors[0].shape[0]
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.tensors[0][index], self.tensors[1][index]
+        info = DataInfo(shape=tuple(x.shape[1:]), dtype="float32", value_range=(-1.0, 1.0),
+                        num_classes=num_classes, sample_rate=sample_rate, extra=extra)
+        super().__init__(x, y, info, description)
 
 
 # tones -------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from gankit.data import InMemoryDataset
 
 from gankit.errors import GankitError
 from gankit.specs import DataInfo
@@ -22,27 +22,17 @@ from .options import MNISTOptions, ShapesOptions
 logger = logging.getLogger("gankit")
 
 
-class InMemoryImageDataset(Dataset):
-    """``(x, y)`` pairs indexed from ``tensors = (x_all, y_all)``: x_all float32 N×C×H×W in
-    [-1, 1], y_all int64 (N,). ``description`` says in one line what was loaded."""
+class InMemoryImageDataset(InMemoryDataset):
+    """Images x_all float32 N×C×H×W in [-1, 1] with labels y_all int64 (N,)."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, *, num_classes: int, description: str = "",
                  class_names: tuple[str, ...] = ()):
         if x.ndim != 4 or x.dtype != torch.float32:
             raise ValueError(f"expected float32 images N×C×H×W, got {x.dtype} {tuple(x.shape)}")
-        if y.shape != (x.shape[0],) or y.dtype != torch.long:
-            raise ValueError(f"expected int64 labels of shape ({x.shape[0]},), got {y.dtype} {tuple(y.shape)}")
-        self.tensors = (x, y)
-        self.description = description
         extra = {"class_names": list(class_names)} if class_names else {}
-        self.info = DataInfo(shape=tuple(x.shape[1:]), dtype="float32", value_range=(-1.0, 1.0),
-                             num_classes=num_classes, extra=extra)
-
-    def __len__(self) -> int:
-        return self.tensors[0].shape[0]
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.tensors[0][index], self.tensors[1][index]
+        info = DataInfo(shape=tuple(x.shape[1:]), dtype="float32", value_range=(-1.0, 1.0),
+                        num_classes=num_classes, extra=extra)
+        super().__init__(x, y, info, description)
 
 
 # shapes ----------------------------------------------------------------------------------
