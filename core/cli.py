@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from .config import TrainConfig
+from .config import ENGINE_KEYS, TrainConfig
 from .errors import GankitError
 from .options import describe_type, field_types, option_help
 from .registry import Registry, get_registry, plugin_manager
@@ -69,6 +69,13 @@ def _show_default(value: Any) -> str:
     return str(value)
 
 
+def _as_option(key: str, value: Any) -> str:
+    """How a default is given on the command line: an engine flag, or ``-o`` for the rest."""
+    if key in ENGINE_KEYS:
+        return f"--{key.replace('_', '-')} {_show_default(value)}"
+    return f"-o {key} {_show_default(value)}"
+
+
 def _domain_help(registry: Registry, domain_name: str) -> str:
     domain = registry.domain(domain_name)
     lines = [domain.description, "", "\b", "Models:"]
@@ -77,7 +84,7 @@ def _domain_help(registry: Registry, domain_name: str) -> str:
         lines.append(f"  {name}{mark}: {spec.description}")
         lines += [f"      -o {row[0]} {row[1].upper()}: {row[2]}" for row in option_help(spec.options)]
         if spec.defaults:
-            lines.append("      its defaults: " + ", ".join(f"--{k.replace('_', '-')} {_show_default(v)}" for k, v in spec.defaults.items()))
+            lines.append("      its defaults: " + ", ".join(_as_option(k, v) for k, v in spec.defaults.items()))
         lines += [f"      --preset {preset}: {p.description}" for preset, p in spec.presets.items()]
     lines += ["", "\b", "Datasets:"]
     for name, spec in registry.datasets_for(domain_name).items():

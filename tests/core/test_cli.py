@@ -88,6 +88,17 @@ def test_throwaway_plugin_domain_trains_from_the_cli(gauss_plugin, tmp_path):
     assert json.loads(listing)["domains"]["gauss"]["plugin"] == "gauss-test-plugin"
 
 
+def test_model_option_defaults_are_shown_as_dash_o(monkeypatch):
+    from gankit.registry import get_registry
+
+    registry = get_registry()
+    spec = registry.model("image", "mlp")
+    monkeypatch.setitem(registry.models, ("image", "mlp"),
+                        type(spec)(**{**spec.__dict__, "defaults": {**spec.defaults, "hidden": 64}}))
+    output = CliRunner().invoke(cli, ["train", "image", "--help"], terminal_width=200).output
+    assert "-o hidden 64" in output and "--hidden" not in output and "--lr-g 0.0002" in output
+
+
 def test_devices_reports_the_cpu():
     rows = json.loads(CliRunner().invoke(cli, ["devices", "--json"]).output)
     assert rows["devices"][0]["device"] == "cpu"
