@@ -1,5 +1,5 @@
-"""The built-in ``audio`` plugin: the audio domain, the ``wavegan`` model and the ``tones``,
-``folder`` and ``fsdd`` datasets.
+"""The built-in ``audio`` plugin: the audio domain, the ``wavegan`` model, the ``tones``,
+``folder`` and ``fsdd`` datasets, and the ``fd``, ``is`` and ``spectral`` metrics.
 
 Registering must stay cheap (``gankit --help``), so this module imports no torch,
 torchaudio, numpy or soundfile: the callables in the specs below import their module on
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable
 
 from gankit.hookspecs import hookimpl
-from gankit.specs import DatasetSpec, DomainSpec, ModelSpec, Preset, lazy
+from gankit.specs import DatasetSpec, DomainSpec, MetricSpec, ModelSpec, Preset, lazy
 
 from .options import FolderOptions, FSDDOptions, TonesOptions, WaveGANOptions
 
@@ -63,6 +63,7 @@ def register_domains(register: Callable[[DomainSpec], None]) -> None:
             write_samples=lazy("gankit.plugins.audio.io:write_samples"),
             write_preview=lazy("gankit.plugins.audio.io:write_preview"),
             to_numpy=lazy("gankit.plugins.audio.io:to_numpy"),
+            from_numpy=lazy("gankit.plugins.audio.io:from_numpy"),
         )
     )
 
@@ -117,3 +118,20 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
             needs_data=True,
         )
     )
+
+
+@hookimpl
+def register_metrics(register: Callable[[MetricSpec], None]) -> None:
+    # fd comes first: a domain's first metric with a primary value is what --eval-every tracks.
+    # fd and is score clips with a log-mel classifier gankit trains on the run's dataset
+    # (WaveGAN's SC09 protocol); see docs/metrics.md.
+    register(MetricSpec(name="fd", domain="audio", compute=lazy("gankit.plugins.audio.metrics:fd"),
+                        description="Fréchet distance between Gaussian fits of a log-mel classifier's features of "
+                                    "real and fake clips (lower: better)",
+                        primary="fd", higher_is_better=False))
+    register(MetricSpec(name="is", domain="audio", compute=lazy("gankit.plugins.audio.metrics:inception_score"),
+                        description="Inception Score exp(E KL(p(y|x) || p(y))) of the log-mel classifier over splits, "
+                                    "and the real clips'"))
+    register(MetricSpec(name="spectral", domain="audio", compute=lazy("gankit.plugins.audio.metrics:spectral"),
+                        description="mean RMS, silence fraction and spectral centroid of fakes and reals, and their "
+                                    "absolute differences"))

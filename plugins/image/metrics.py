@@ -11,14 +11,12 @@ and ``prdc``, computed in the feature space of one network:
 Every result carries a ``protocol`` naming the network, its accuracy and cache key, the
 resize, the sample counts and the reference set. Features are computed once per tensor:
 each metric is called separately, so a small per-process cache keyed by the tensor
-(checked through a weak reference and its version counter) serves the others.
+(checked through a weak reference and its version counter) serves the others. The maths
+lives in :mod:`gankit.featurestats`, shared with the other domains, and is re-exported here.
 """
 
 from __future__ import annotations
 
-import math
-import weakref
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,16 +24,25 @@ import torch
 from torch import nn
 
 from gankit.errors import GankitError
+from gankit.featurestats import (
+    PRDC_K,
+    FeatureMemo,
+    frechet_distance,
+    gaussian,
+    kernel_distance,
+    precision_recall,
+    score_from_probs,
+)
 from gankit.specs import EvalContext, MetricResult
 
 from . import classifier, inception
 
+__all__ = ["fid", "kid", "inception_score", "prdc", "backbone", "embed", "clear_caches", "frechet_distance",
+           "gaussian", "kernel_distance", "score_from_probs", "precision_recall"]
+
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
-KID_FULL_KERNEL_MAX = 4096  # up to this many samples per side, kernel matrices are computed once
 IS_SPLITS = 10
-PRDC_K = 3
-CHUNK = 1024
 
 
 # Feature networks ------------------------------------------------------------------------
@@ -73,8 +80,7 @@ class Backbone:
 
 
 _INCEPTION: dict[tuple[str, int, int], inception.FIDInceptionV3] = {}
-_FEATURES: OrderedDict[tuple[str, int], tuple[Any, int, tuple[torch.Tensor, torch.Tensor | None]]] = OrderedDict()
-_FEATURES_MAX = 4
+_FEATURES = FeatureMemo(size=4)
 
 
 def clear_caches() -> None:
@@ -115,16 +121,7 @@ def backbone(context: EvalContext) -> Backbone:
 
 def embed(net: Backbone, x: torch.Tensor, context: EvalContext) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``net.embed(x)``, remembered for the tensor ``x`` while it lives and is unchanged."""
-    key = (net.key, id(x))
-    hit = _FEATURES.get(key)
-    if hit is not None and hit[0]() is x and hit[1] == x._version:
-        _FEATURES.move_to_end(key)
-        return hit[2]
-    result = net.embed(x, torch.device(context.device))
-    _FEATURES[key] = (weakref.ref(x), x._version, result)
-    while len(_FEATURES) > _FEATURES_MAX:
-        _FEATURES.popitem(last=False)
-    return result
+    return _FEATURES.get(net.key, x, lambda: net.embed(x, torch.device(context.device)))
 
 
 def _setup(fake: torch.Tensor, context: EvalContext) -> tuple[Backbone, dict[str, Any]]:
@@ -159,28 +156,6 @@ def fid(fake: torch.Tensor, context: EvalContext) -> MetricResult:
     return MetricResult({"fid": value}, protocol)
 
 
-def gaussian(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and unbiased covariance of N×D features, in float64."""
-    features = features.double()
-    return features.mean(0), torch.cov(features.T, correction=1).reshape(features.shape[1], features.shape[1])
-
-
-def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor, sigma2: torch.Tensor) -> float:
-    """``|mu1 - mu2|² + tr(S1) + tr(S2) - 2 tr((S1 S2)^½)``.
-
-    ``tr((S1 S2)^½)`` is the sum of the square roots of the eigenvalues of the symmetric
-    PSD matrix ``S1^½ S2 S1^½`` (similar to ``S1 S2``), so only symmetric eigen-
-    decompositions are needed; eigenvalues below zero (rounding) are clipped."""
-    mu1, mu2, sigma1, sigma2 = (t.double() for t in (mu1, mu2, sigma1, sigma2))
-    w, v = torch.linalg.eigh((sigma1 + sigma1.T) / 2)
-    root1 = (v * w.clamp(min=0).sqrt()) @ v.T
-    middle = root1 @ sigma2 @ root1
-    trace_root = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
-    diff = mu1 - mu2
-    value = diff @ diff + sigma1.trace() + sigma2.trace() - 2 * trace_root
-    return max(float(value), 0.0)
-
-
 # KID -------------------------------------------------------------------------------------
 
 def kid(fake: torch.Tensor, context: EvalContext) -> MetricResult:
@@ -196,36 +171,6 @@ def kid(fake: torch.Tensor, context: EvalContext) -> MetricResult:
     protocol.update({"kernel": "(x.y/d + 1)^3", "subsets": KID_SUBSETS, "subset_size": size,
                      "estimator": "unbiased MMD^2"})
     return MetricResult({"kid": mean, "kid_std": std}, protocol)
-
-
-def kernel_distance(x: torch.Tensor, y: torch.Tensor, *, subsets: int, subset_size: int,
-                    seed: int = 0) -> tuple[float, float]:
-    """Mean and std over ``subsets`` seeded subsets (drawn without replacement) of the
-    unbiased MMD² between features ``x`` and ``y`` with the cubic polynomial kernel."""
-    x, y = x.double(), y.double()
-    m, d = subset_size, x.shape[1]
-    if m < 2:
-        raise GankitError("KID needs subsets of at least 2 samples")
-    rng = torch.Generator().manual_seed(seed)
-
-    def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return (a @ b.T / d + 1) ** 3
-
-    full = max(len(x), len(y)) <= KID_FULL_KERNEL_MAX
-    if full:
-        kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
-    values = []
-    for _ in range(subsets):
-        i = torch.randperm(len(x), generator=rng)[:m]
-        j = torch.randperm(len(y), generator=rng)[:m]
-        if full:
-            a, b, c = kxx[i][:, i], kyy[j][:, j], kxy[i][:, j]
-        else:
-            a, b, c = kernel(x[i], x[i]), kernel(y[j], y[j]), kernel(x[i], y[j])
-        within = (a.sum() - a.diagonal().sum() + b.sum() - b.diagonal().sum()) / (m * (m - 1))
-        values.append(float(within - 2 * c.sum() / (m * m)))
-    result = torch.tensor(values, dtype=torch.float64)
-    return float(result.mean()), float(result.std(correction=0)) if len(values) > 1 else 0.0
 
 
 # IS --------------------------------------------------------------------------------------
@@ -250,17 +195,6 @@ def inception_score(fake: torch.Tensor, context: EvalContext) -> MetricResult:
     return MetricResult({"is": mean, "is_std": std, "is_real": real_mean, "is_real_std": real_std}, protocol)
 
 
-def score_from_probs(probs: torch.Tensor, splits: int) -> tuple[float, float]:
-    """Mean and std over ``splits`` consecutive chunks of ``exp(mean KL(p(y|x) || p(y)))``."""
-    scores = []
-    for part in torch.tensor_split(probs.double(), splits):
-        marginal = part.mean(0, keepdim=True)
-        kl = (torch.special.xlogy(part, part) - torch.special.xlogy(part, marginal)).sum(1).mean()
-        scores.append(math.exp(float(kl)))
-    result = torch.tensor(scores, dtype=torch.float64)
-    return float(result.mean()), float(result.std(correction=0)) if len(scores) > 1 else 0.0
-
-
 # Precision, recall, density, coverage ------------------------------------------------------
 
 def prdc(fake: torch.Tensor, context: EvalContext) -> MetricResult:
@@ -275,36 +209,3 @@ def prdc(fake: torch.Tensor, context: EvalContext) -> MetricResult:
     protocol.update({"k": k, "distance": "euclidean in feature space",
                      "membership": "inside the ball to the k-th nearest neighbour (distance <= radius)"})
     return MetricResult(values, protocol)
-
-
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = PRDC_K) -> dict[str, float]:
-    """precision: share of fakes inside the real k-NN manifold; recall: share of reals
-    inside the fake k-NN manifold; density: mean count of real balls holding each fake,
-    divided by k; coverage: share of real balls holding at least one fake."""
-    real, fake = real.double(), fake.double()
-    real_radii = _kth_neighbour_distance(real, k)
-    fake_radii = _kth_neighbour_distance(fake, k)
-    inside_count = torch.zeros(len(fake), dtype=torch.float64)  # per fake: real balls holding it
-    covered = torch.zeros(len(real), dtype=torch.bool)  # per real ball: holds a fake
-    recalled = torch.zeros(len(real), dtype=torch.bool)  # per real: inside some fake ball
-    for start in range(0, len(real), CHUNK):
-        distances = torch.cdist(real[start:start + CHUNK], fake)  # reals × fakes
-        inside = distances <= real_radii[start:start + CHUNK, None]
-        inside_count += inside.double().sum(0)
-        covered[start:start + CHUNK] = inside.any(1)
-        recalled[start:start + CHUNK] = (distances <= fake_radii[None, :]).any(1)
-    return {
-        "precision": float((inside_count > 0).double().mean()),
-        "recall": float(recalled.double().mean()),
-        "density": float(inside_count.mean() / k),
-        "coverage": float(covered.double().mean()),
-    }
-
-
-def _kth_neighbour_distance(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Distance from each row to its k-th nearest other row (the row itself excluded)."""
-    radii = []
-    for start in range(0, len(x), CHUNK):
-        distances = torch.cdist(x[start:start + CHUNK], x)
-        radii.append(distances.kthvalue(k + 1, dim=1).values)  # k+1: the row itself is at distance 0
-    return torch.cat(radii)

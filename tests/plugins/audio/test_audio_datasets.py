@@ -117,6 +117,48 @@ def test_folder_resamples_mixes_down_and_labels_by_subfolder(sound_folder, caplo
     assert "labels from sub-folder names" in data.description
 
 
+@pytest.mark.parametrize(("fmt", "subtype", "step"), [
+    ("WAV", "PCM_U8", 1 / 128), ("FLAC", "PCM_S8", 1 / 128), ("WAV", "PCM_16", 1 / 32768),
+    ("WAV", "PCM_24", 2 ** -23), ("FLAC", "PCM_24", 2 ** -23), ("WAV", "PCM_32", 2 ** -31),
+    ("WAV", "FLOAT", 0.0), ("WAV", "DOUBLE", 0.0),
+])
+def test_every_bit_depth_decodes_to_the_same_clip(tmp_path, fmt, subtype, step):
+    clip = sine(440, 0.1, 8000, amp=0.7)  # 800 samples, zero-padded to 1024
+    path = tmp_path / f"clip.{fmt.lower()}"
+    sf.write(str(path), clip, 8000, format=fmt, subtype=subtype)
+    assert sf.info(str(path)).subtype == subtype
+    x = build_folder(FolderOptions(sample_rate=8000, length=1024), tmp_path).tensors[0][0, 0].numpy()
+    assert np.abs(x[:800] - clip).max() <= step + 1e-7  # within one quantisation step of the file's format
+    assert np.abs(x[800:]).max() == 0
+
+
+def test_a_folder_of_mixed_depths_rates_channels_and_lengths(tmp_path, caplog):
+    """8-, 16-, 24-bit and float files at four rates, mono and stereo, shorter and longer
+    than the clip length, beside three unusable files: every good file becomes a clip at
+    the dataset's rate with its pitch and level kept; the bad ones are skipped and counted."""
+    files = [("a_u8.wav", "PCM_U8", 11025, 1, 0.2), ("b_16.wav", "PCM_16", 22050, 2, 0.3),
+             ("c_24.flac", "PCM_24", 48000, 2, 1.0), ("d_float.wav", "FLOAT", 16000, 1, 0.6)]
+    for name, subtype, rate, channels, seconds in files:
+        tone = sine(500, seconds, rate, amp=0.4)
+        data = np.stack([tone] * channels, axis=1) if channels == 2 else tone
+        sf.write(str(tmp_path / name), data, rate, subtype=subtype)
+    (tmp_path / "e_empty.wav").write_bytes(b"")
+    (tmp_path / "f_junk.flac").write_bytes(b"fLaC" + bytes(60))
+    (tmp_path / "g_text.ogg").write_text("not audio")
+    with caplog.at_level(logging.WARNING, logger="gankit"):
+        data = build_folder(FolderOptions(sample_rate=8000, length=4096), tmp_path)
+    x = data.tensors[0][:, 0].numpy()
+    assert x.shape == (4, 4096) and data.info.sample_rate == 8000
+    for clip, (_, _, _, _, seconds) in zip(x, files):
+        filled = min(4096, int(seconds * 8000))
+        assert np.abs(clip[filled + 8:]).max(initial=0) == 0  # short files zero-padded after their end
+        body = clip[64:filled - 64]
+        assert abs(peak_hz(body, 8000) - 500) < 8000 / len(body) + 1  # the pitch survives resampling
+        assert np.abs(body).max() == pytest.approx(0.4, abs=0.02)  # so does the level, stereo mixed down
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "skipped 3 of 7 files" in warning and "e_empty.wav" in warning
+
+
 def test_folder_crops(tmp_path):
     ramp = np.linspace(-1, 1, 8000, dtype=np.float32)
     sf.write(str(tmp_path / "ramp.wav"), ramp, 8000, subtype="FLOAT")
