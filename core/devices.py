@@ -77,10 +77,12 @@ class Precision:
     dtype: torch.dtype | None
     use_scaler: bool
 
-    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
+    def autocast(self, device: torch.device, *, cache: bool = True) -> contextlib.AbstractContextManager:
+        """Autocast at this precision (nothing at fp32). ``cache=False`` turns off autocast's
+        cache of cast weights, which a CUDA-graph capture must not use."""
         if self.dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=self.dtype)
+        return torch.autocast(device_type=device.type, dtype=self.dtype, cache_enabled=cache)
 
 
 def resolve_precision(name: str, device: torch.device) -> Precision:

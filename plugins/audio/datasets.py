@@ -5,11 +5,12 @@ y int64 (-1 when unlabelled)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ logger = logging.getLogger("gankit")
 
 SILENCE_DB = -40.0  # trim_silence: frames quieter than this (relative to the file's loudest) are silence
 PEAK = 0.95  # normalize: each clip's peak
+DECODER_VERSION = 1  # part of the decoded-data cache key: raise it when decoding changes its output
 
 
 class InMemoryAudioDataset(InMemoryDataset):
@@ -178,6 +180,28 @@ def decode(files: Sequence[Path], settings: ClipSettings, what: str) -> tuple[np
     return np.stack(clips), kept
 
 
+def cached_decode_clips(files: Sequence[Path], settings: ClipSettings, what: str) -> tuple[np.ndarray, list[int]]:
+    """:func:`decode` through the cache of decoded data (``GANKIT_CACHE/decoded/audio-clips``,
+    keyed by the files' paths, sizes and modification times and the settings), so the next
+    run on the same files skips decoding and resampling."""
+    from gankit.data import cached_decode
+
+    decoded_now = []
+
+    def run() -> tuple[np.ndarray, dict[str, Any]]:
+        decoded_now.append(True)
+        clips, kept = decode(files, settings, what)  # warns about skipped files itself
+        return clips, {"kept": kept}
+
+    options = {**dataclasses.asdict(settings), "decoder": DECODER_VERSION}
+    clips, notes = cached_decode("audio-clips", files, options, run)
+    kept = [int(i) for i in notes["kept"]]
+    if not decoded_now and len(kept) < len(files):
+        logger.warning("%s: skipped %d of %d files that could not be used (found when they were decoded; cached)",
+                       what, len(files) - len(kept), len(files))
+    return clips, kept
+
+
 def _stable_sort_names(names: set[str]) -> list[str]:
     """Class names in order: numerically when they are all integers, else alphabetically."""
     if names and all(re.fullmatch(r"-?\d+", n) for n in names):
@@ -213,7 +237,7 @@ def build_folder(options: FolderOptions, data_path: Path | None) -> InMemoryAudi
         files = matched
     settings = ClipSettings(options.sample_rate, options.length, options.crop, options.trim_silence,
                             options.normalize, options.data_seed)
-    x, kept = decode(files, settings, "dataset 'folder'")
+    x, kept = cached_decode_clips(files, settings, "dataset 'folder'")
     raw = [label_of(files[i]) for i in kept]
     names = _stable_sort_names({r for r in raw if r is not None})
     index = {name: i for i, name in enumerate(names)}
@@ -283,7 +307,7 @@ def build_fsdd(options: FSDDOptions, data_path: Path | None) -> InMemoryAudioDat
         raise GankitError(f"dataset 'fsdd': no files named like 7_jackson_32.wav in {folder}; pass the "
                           f"free-spoken-digit-dataset folder or its recordings/ folder")
     settings = ClipSettings(options.sample_rate, options.length, "start", options.trim_silence, options.normalize)
-    x, kept = decode(files, settings, "dataset 'fsdd'")
+    x, kept = cached_decode_clips(files, settings, "dataset 'fsdd'")
     y = np.array([parsed[i][0] for i in kept], dtype=np.int64)
     speakers = sorted({parsed[i][1] for i in kept})
     description = (f"fsdd: {len(kept)} recordings of {len(speakers)} speakers from {folder}, first "

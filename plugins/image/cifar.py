@@ -61,7 +61,7 @@ def build_cifar10(options: CIFAR10Options, data_path: Path | None) -> InMemoryIm
     batches = f"{len(wanted)} batches" if len(wanted) > 1 else wanted[0]
     description = f"cifar10 {options.split} split ({count} images, {batches}) from {source}"
     logger.info(description)
-    x = torch.from_numpy(images).float().div_(127.5).sub_(1.0)
+    x = torch.from_numpy(np.ascontiguousarray(images))  # uint8, decoded per batch
     y = torch.from_numpy(labels)
     return InMemoryImageDataset(x, y, num_classes=len(class_names), description=description,
                                 class_names=class_names)

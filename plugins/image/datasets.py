@@ -1,6 +1,7 @@
 """The image plugin's datasets: the embedded procedural ``shapes``, and ``mnist`` and
 ``fashion-mnist`` from their original IDX files (downloaded into the cache, or in --data).
-All live in memory and expose ``tensors`` for fast batching."""
+All live in memory as uint8 pixels (a quarter of float32's memory and copies) and are
+decoded to [-1, 1] floats per batch, on the device the batch is on."""
 
 from __future__ import annotations
 
@@ -23,16 +24,42 @@ logger = logging.getLogger("gankit")
 
 
 class InMemoryImageDataset(InMemoryDataset):
-    """Images x_all float32 N×C×H×W in [-1, 1] with labels y_all int64 (N,)."""
+    """Images N×C×H×W with labels int64 (N,): stored as uint8 pixels 0..255 (decoded to
+    ``2 p / 255 - 1``) or as float32 already in [-1, 1]. Items, ``tensors`` and batches are
+    float32 in [-1, 1], the image domain's canonical form."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, *, num_classes: int, description: str = "",
                  class_names: tuple[str, ...] = ()):
-        if x.ndim != 4 or x.dtype != torch.float32:
-            raise ValueError(f"expected float32 images N×C×H×W, got {x.dtype} {tuple(x.shape)}")
+        if x.ndim != 4 or x.dtype not in (torch.uint8, torch.float32):
+            raise ValueError(f"expected uint8 or float32 images N×C×H×W, got {x.dtype} {tuple(x.shape)}")
         extra = {"class_names": list(class_names)} if class_names else {}
         info = DataInfo(shape=tuple(x.shape[1:]), dtype="float32", value_range=(-1.0, 1.0),
                         num_classes=num_classes, extra=extra)
         super().__init__(x, y, info, description)
+
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.uint8:
+            return x
+        return _pixel_values(x.device)[x.int()]
+
+
+_PIXEL_VALUES: dict[torch.device, torch.Tensor] = {}
+
+
+def _pixel_values(device: torch.device) -> torch.Tensor:
+    """The float32 value of each uint8 pixel, computed on the CPU as ``p / 127.5 - 1`` so a
+    pixel decodes to the same float on every device (a lookup, not arithmetic)."""
+    if device not in _PIXEL_VALUES:
+        values = torch.arange(256, dtype=torch.float32).div_(127.5).sub_(1.0)
+        if device.type == "cuda":  # first used inside a training step, which must not wait on the GPU
+            values = values.pin_memory()
+        _PIXEL_VALUES[device] = values.to(device, non_blocking=True)
+    return _PIXEL_VALUES[device]
+
+
+def quantize(x: np.ndarray) -> np.ndarray:
+    """float images in [-1, 1] as uint8 pixels (rounded to the nearest of 256 levels)."""
+    return np.rint((np.clip(x, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
 
 
 # shapes ----------------------------------------------------------------------------------
@@ -43,6 +70,7 @@ def build_shapes(options: ShapesOptions, data_path: Path | None = None) -> InMem
     if data_path is not None:
         logger.warning("dataset 'shapes' is drawn in memory and ignores --data %s", data_path)
     x, y = render_shapes(options.count, options.size, options.channels, options.data_seed)
+    x = quantize(x)
     kind = "grayscale" if options.channels == 1 else "RGB"
     description = (f"shapes: {options.count} procedurally drawn {options.size}x{options.size} {kind} images "
                    f"of {len(SHAPE_CLASSES)} classes (seed {options.data_seed})")
@@ -229,7 +257,7 @@ def _build_idx(name: str, options: MNISTOptions, data_path: Path | None, mirrors
     count = f"first {images.shape[0]} of {total}" if images.shape[0] < total else f"{total}"
     description = f"{name} {split} split ({count} images) from {images_path}"
     logger.info(description)
-    x = torch.from_numpy(images.astype(np.float32)).unsqueeze(1).div_(127.5).sub_(1.0)
+    x = torch.from_numpy(images.copy()).unsqueeze(1)  # a writable copy: the file's buffer is read-only
     y = torch.from_numpy(labels.astype(np.int64))
     return InMemoryImageDataset(x, y, num_classes=len(class_names), description=description,
                                 class_names=class_names)

@@ -1,5 +1,8 @@
 """The ``folder`` dataset: every image under a folder (PNG, JPEG, BMP, GIF, WebP; searched
-recursively), decoded once with Pillow, resized to ``size``×``size`` and held in memory.
+recursively), decoded once with Pillow, resized to ``size``×``size`` and held in memory as
+uint8 pixels. The decoded pixels are cached on disk (``GANKIT_CACHE/decoded/image-folder``),
+keyed by the files' paths, sizes and modification times and the options, so the next run
+on the same folder skips decoding (``GANKIT_DATA_CACHE=0`` turns the cache off).
 
 Labels come from the immediate sub-folders of the root (sorted names → 0, 1, ...) when
 every image sits in one; otherwise the images are unlabelled (-1). Hidden files and
@@ -13,6 +16,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,6 +29,7 @@ from .options import FolderOptions
 logger = logging.getLogger("gankit")
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+DECODER_VERSION = 1  # part of the cache key: raise it when decoding changes what it makes of a file
 _LOOKED_FOR = "*.png, *.jpg, *.jpeg, *.bmp, *.gif or *.webp files (any letter case, in sub-folders too)"
 
 
@@ -37,7 +42,7 @@ def build_folder(options: FolderOptions, data_path: Path | None) -> InMemoryImag
     found = len(files)
     if options.limit is not None:
         files = files[: options.limit]
-    pixels, errors = decode_images(files, options.size, options.channels, options.crop)
+    pixels, errors = cached_decode_images(files, options.size, options.channels, options.crop)
     usable = [f for f, e in zip(files, errors) if e is None]
     failed = [(f, e) for f, e in zip(files, errors) if e is not None]
     if not usable:
@@ -51,8 +56,7 @@ def build_folder(options: FolderOptions, data_path: Path | None) -> InMemoryImag
         pixels = pixels[[e is None for e in errors]]
     labels, class_names = folder_labels(root, usable)
 
-    x = torch.empty((len(usable), options.channels, options.size, options.size), dtype=torch.float32)
-    x.copy_(torch.from_numpy(pixels).permute(0, 3, 1, 2)).div_(127.5).sub_(1.0)
+    x = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
     del pixels
     y = torch.from_numpy(labels)
     kind = "RGB" if options.channels == 3 else "grayscale"
@@ -102,6 +106,19 @@ def folder_labels(root: Path, files: list[Path]) -> tuple[np.ndarray, tuple[str,
     class_names = tuple(sorted({parts[0] for parts in tops}))
     index = {name: i for i, name in enumerate(class_names)}
     return np.array([index[parts[0]] for parts in tops], dtype=np.int64), class_names
+
+
+def cached_decode_images(files: list[Path], size: int, channels: int, crop: str) -> tuple[np.ndarray, list[str | None]]:
+    """:func:`decode_images`, through the cache of decoded data."""
+    from gankit.data import cached_decode
+
+    def decode() -> tuple[np.ndarray, dict[str, Any]]:
+        pixels, errors = decode_images(files, size, channels, crop)
+        return pixels, {"errors": errors}
+
+    options = {"size": size, "channels": channels, "crop": crop, "decoder": DECODER_VERSION}
+    pixels, notes = cached_decode("image-folder", files, options, decode)
+    return pixels, list(notes["errors"])
 
 
 def decode_images(files: list[Path], size: int, channels: int, crop: str) -> tuple[np.ndarray, list[str | None]]:
