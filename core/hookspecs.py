@@ -1,6 +1,7 @@
 """The hooks a gankit plugin can implement. Every hook takes a ``register`` callback.
 
-Built-in plugins (``gankit.plugins.*``) implement exactly these hooks, no more.
+Built-in plugins (``gankit.plugins.*`` and ``gankit.tensorboard``) implement exactly these
+hooks, no more.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover
     import click
 
+    from .callbacks import CallbackSpec
     from .specs import DatasetSpec, DomainSpec, MetricSpec, ModelSpec, ObjectiveSpec
 
 hookspec = pluggy.HookspecMarker("gankit")
@@ -54,3 +56,10 @@ def register_metrics(register: Callable[["MetricSpec"], None]) -> None:
 def register_commands(cli: "click.Group") -> None:
     """Called when the CLI is built. Add commands with ``@cli.command()`` or
     ``cli.add_command(...)``."""
+
+
+@hookspec
+def register_callbacks(register: Callable[["CallbackSpec"], None]) -> None:
+    """Called once when the registry is built. Call ``register(CallbackSpec(...))`` for each
+    listener on training events (a logger, an experiment tracker) the plugin offers; a run
+    turns it on by name with ``--callbacks NAME``."""

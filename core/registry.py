@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 import pluggy
 
 from . import hookspecs
+from .callbacks import CallbackSpec
 from .errors import GankitError
 from .specs import DatasetSpec, DomainSpec, MetricSpec, ModelSpec, ObjectiveSpec
 
@@ -24,11 +25,13 @@ BUILTIN_PLUGINS = (
     "gankit.plugins.objectives",
     "gankit.plugins.image",
     "gankit.plugins.audio",
+    "gankit.plugins.text",
+    "gankit.tensorboard",
 )
 
 ENTRY_POINT_GROUP = "gankit"
 
-KINDS = ("domains", "models", "datasets", "objectives", "metrics")
+KINDS = ("domains", "models", "datasets", "objectives", "metrics", "callbacks")
 
 
 @dataclass
@@ -96,7 +99,7 @@ class Registry:
     """Everything the loaded plugins registered, by kind and name.
 
     Models and datasets are keyed by ``(domain, name)``; domains, objectives by name;
-    metrics by ``(domain, name)``.
+    metrics by ``(domain, name)``; callbacks (listeners on training events) by name.
     """
 
     def __init__(self, pm: pluggy.PluginManager, plugins: list[PluginInfo]):
@@ -107,6 +110,7 @@ class Registry:
         self.datasets: dict[tuple[str, str], DatasetSpec] = {}
         self.objectives: dict[str, ObjectiveSpec] = {}
         self.metrics: dict[tuple[str, str], MetricSpec] = {}
+        self.callbacks: dict[str, CallbackSpec] = {}
         self.owner: dict[tuple[str, Any], str] = {}
         self._collect()
 
@@ -122,6 +126,7 @@ class Registry:
             ("datasets", self.pm.hook.register_datasets, DatasetSpec, self.datasets),
             ("objectives", self.pm.hook.register_objectives, ObjectiveSpec, self.objectives),
             ("metrics", self.pm.hook.register_metrics, MetricSpec, self.metrics),
+            ("callbacks", self.pm.hook.register_callbacks, CallbackSpec, self.callbacks),
         ]
         for kind, hook, spec_type, table in order:
             # In registration order: built-ins first, so a clash is blamed on the newcomer.
@@ -204,6 +209,12 @@ class Registry:
         if name not in self.objectives:
             raise GankitError(f"unknown objective {name!r}; choose one of: {_choices(self.objectives)}")
         return self.objectives[name]
+
+    def callback(self, name: str) -> CallbackSpec:
+        if name not in self.callbacks:
+            raise GankitError(f"unknown callback {name!r}; choose one of: {_choices(self.callbacks)} "
+                              f"(a plugin adds more through the register_callbacks hook)")
+        return self.callbacks[name]
 
     def models_for(self, domain: str) -> dict[str, ModelSpec]:
         return {name: spec for (d, name), spec in sorted(self.models.items()) if d == domain}
