@@ -12,10 +12,10 @@ from pathlib import Path
 
 os.environ["GANKIT_LOAD_PLUGINS"] = ""
 
+import click  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 from gankit.cli import cli  # noqa: E402
-from gankit.registry import get_registry  # noqa: E402
 
 TARGET = Path(__file__).with_name("cli.md")
 
@@ -29,11 +29,23 @@ Bad input gives a one-line `error: ...` naming the option and what is allowed (e
 """
 
 
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[list[str]]:
+    """Every command under ``group``, depth first: ``train`` and its domains first, then the
+    rest in the CLI's own order, so a new command (a built-in plugin's too) is documented."""
+    ctx = click.Context(group, info_name="gankit")
+    names = sorted(group.list_commands(ctx), key=lambda name: name != "train")
+    paths = []
+    for name in names:
+        command = group.get_command(ctx, name)
+        paths.append([*prefix, name])
+        if isinstance(command, click.Group):
+            paths += command_paths(command, (*prefix, name))
+    return paths
+
+
 def render() -> str:
     runner = CliRunner()
-    commands = [[], ["train"]]
-    commands += [["train", domain] for domain in sorted(get_registry().domains)]
-    commands += [["sample"], ["list"], ["plugins"], ["devices"]]
+    commands = [[], *command_paths(cli)]
     parts = [INTRO]
     for args in commands:
         result = runner.invoke(cli, [*args, "--help"], prog_name="gankit", terminal_width=100)
