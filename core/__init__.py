@@ -11,7 +11,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = {"train": "api", "sample": "api", "load": "run", "Run": "run", "GankitError": "errors",
-        "hookimpl": "hookspecs"}
+        "hookimpl": "hookspecs", "evaluate": "evaluation", "evaluate_samples": "evaluation"}
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,7 @@ import contextlib
 import json
 import random
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -55,11 +55,20 @@ def real_subset(dataset: Any, n: int, seed: int) -> tuple[torch.Tensor, torch.Te
     """``n`` samples (all of them if the dataset is smaller) chosen by a seeded permutation."""
     size = len(dataset)
     indices = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
+    if callable(getattr(dataset, "rows", None)):  # gankit.data.InMemoryDataset: decodes only these
+        x, y = dataset.rows(indices)
+        return canonical_cpu(x), y.long()
     tensors = getattr(dataset, "tensors", None)
     if tensors is not None:
-        return tensors[0][indices].float(), tensors[1][indices].long()
+        return canonical_cpu(tensors[0][indices]), tensors[1][indices].long()
     items = [dataset[int(i)] for i in indices]
-    return torch.stack([x for x, _ in items]).float(), torch.as_tensor([int(y) for _, y in items], dtype=torch.long)
+    return canonical_cpu(torch.stack([x for x, _ in items])), torch.as_tensor([int(y) for _, y in items], dtype=torch.long)
+
+
+def canonical_cpu(batch: torch.Tensor) -> torch.Tensor:
+    """A batch on the CPU in float32 (bf16/fp16 outputs widened); integer batches (text
+    token ids) keep their dtype."""
+    return (batch.float() if batch.is_floating_point() else batch).cpu()
 
 
 @torch.no_grad()
@@ -74,7 +83,7 @@ def generate(generator: nn.Module, n: int, seed: int, device: torch.device,
         size = min(CHUNK, n - start)
         z = generator.sample_latent(size, device="cpu", generator=latent_rng).to(device)
         chunk_labels = labels[start:start + size].to(device) if labels is not None else None
-        chunks.append(generator.generate(z, chunk_labels).float().cpu())
+        chunks.append(canonical_cpu(generator.generate(z, chunk_labels)))
     generator.train(was_training)
     return torch.cat(chunks)
 
@@ -90,7 +99,9 @@ def score(
     device: torch.device,
     key: str,
 ) -> dict[str, Any]:
-    """Score ``generator`` against ``dataset`` with each metric in ``specs``."""
+    """Score ``generator`` against ``dataset`` with each metric in ``specs``: ``n`` samples
+    (latent seed ``seed + 1``; a conditional generator draws the real subset's labels)
+    against ``n`` real samples chosen with ``seed``."""
     if n < 2:
         raise GankitError(f"evaluation needs at least 2 samples, got {n}")
     real, real_labels = real_subset(dataset, n, seed)
@@ -100,15 +111,44 @@ def score(
         labelled = real_labels >= 0
         fake_labels = torch.where(labelled, real_labels, torch.arange(n) % generator.num_classes)
     fake = generate(generator, n, seed + 1, device, fake_labels)
+    was_training = generator.training
+    generator.eval()  # metrics that use the generator itself (context.generator) see it in eval mode
+    try:
+        return score_samples(fake, dataset, info, specs, seed=seed, device=device, key=key, fake_labels=fake_labels,
+                             real=(real, real_labels), generator=generator)
+    finally:
+        generator.train(was_training)
+
+
+def score_samples(
+    fake: torch.Tensor,
+    dataset: Any,
+    info: DataInfo,
+    specs: Sequence[MetricSpec],
+    *,
+    seed: int,
+    device: torch.device,
+    key: str,
+    fake_labels: torch.Tensor | None = None,
+    real: tuple[torch.Tensor, torch.Tensor] | None = None,
+    generator: nn.Module | None = None,
+) -> dict[str, Any]:
+    """Score samples in canonical form (however they were made) against as many real
+    samples, chosen with ``seed`` exactly as :func:`score` chooses them."""
+    if len(fake) < 2:
+        raise GankitError(f"evaluation needs at least 2 samples, got {len(fake)}")
+    real, real_labels = real if real is not None else real_subset(dataset, len(fake), seed)
+    fake = fake[:len(real)]
     context = EvalContext(real=real, real_labels=real_labels, fake_labels=fake_labels, info=info, dataset=dataset,
-                          dataset_key=key, cache_dir=cache_dir("metrics"), device=device, seed=seed)
+                          dataset_key=key, cache_dir=cache_dir("metrics"), device=device, seed=seed,
+                          generator=generator)
     results: dict[str, Any] = {}
     for spec in specs:
         with _preserved_rng(device):
             result = spec.compute(fake, context)
         results[spec.name] = {"values": {k: float(v) for k, v in result.values.items()},
                               "protocol": dict(result.protocol)}
-    return {"n": n, "seed": seed, "metrics": results}
+    return {"n": len(real), "seed": seed, "metrics": results}
 
 
 @contextlib.contextmanager
@@ -147,3 +187,59 @@ def evaluate(
     result = score(run.generator, dataset, run.info, specs, n=n, seed=seed, device=run.device,
                    key=dataset_key(cfg.dataset, run.config.dataset_options, data_path))
     return {"run": str(run.dir), "step": run.step, "uses_ema": run.uses_ema, **result}
+
+
+def evaluate_samples(
+    samples: Any,
+    *,
+    run: str | Path | None = None,
+    domain: str | None = None,
+    dataset: str | None = None,
+    data: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    n: int = 2000,
+    metrics: Sequence[str] | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    registry: Registry | None = None,
+) -> dict[str, Any]:
+    """Score samples made anywhere (another toolkit, a hand-written loop) with the same
+    protocol as :func:`evaluate`. ``samples`` is an array in the format ``gankit sample
+    --format npy`` writes (or a path to a ``.npy`` file); the reference data is ``run``'s
+    dataset, or ``domain``/``dataset``/``data``/``options`` (dataset options)."""
+    from .devices import resolve_device
+    from .options import build_options
+
+    registry = registry or get_registry()
+    if run is not None:
+        from .run import load
+
+        loaded = load(run, device="cpu", registry=registry)
+        cfg = loaded.config.train
+        domain_name, dataset_name, dataset_options = cfg.domain, cfg.dataset, loaded.config.dataset_options
+        data = data if data is not None else cfg.data
+    else:
+        if not domain:
+            raise GankitError("scoring samples needs the reference data: a run (RUN) or --domain and --dataset")
+        domain_spec = registry.domain(domain)
+        domain_name, dataset_name = domain_spec.name, dataset or domain_spec.default_dataset
+        dataset_options = build_options(registry.dataset(domain_name, dataset_name).options,
+                                        {k.replace("-", "_"): v for k, v in (options or {}).items()},
+                                        what=f"dataset {dataset_name!r}")
+    dataset_spec = registry.dataset(domain_name, dataset_name)
+    if dataset_spec.needs_data and not data:
+        raise GankitError(f"dataset {dataset_name!r} needs --data PATH ({dataset_spec.description})")
+    built = dataset_spec.build(dataset_options, Path(data) if data else None)
+    from_numpy = registry.domain(domain_name).from_numpy
+    if from_numpy is None:
+        raise GankitError(f"domain {domain_name!r} cannot read samples from an array (its plugin gives no from_numpy)")
+    if isinstance(samples, (str, Path)):
+        path = Path(samples)
+        if path.suffix != ".npy" or not path.is_file():
+            raise GankitError(f"--samples must be an existing .npy file (as `gankit sample --format npy` writes); "
+                              f"got {str(path)!r}")
+        samples = np.load(path, allow_pickle=False)
+    fake = from_numpy(np.asarray(samples)[:n], built.info)
+    result = score_samples(fake, built, built.info, metric_specs(registry, domain_name, metrics), seed=seed,
+                           device=resolve_device(device), key=dataset_key(dataset_name, dataset_options, data))
+    return {"samples": len(fake), "domain": domain_name, "dataset": dataset_name, **result}

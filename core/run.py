@@ -13,6 +13,7 @@ from .checkpoint import find_checkpoint, load_checkpoint, run_dir_of
 from .config import ResolvedConfig, config_from_dict
 from .devices import resolve_device
 from .errors import GankitError
+from .evaluation import canonical_cpu
 from .registry import Registry, get_registry
 from .rundir import read_metrics
 from .specs import DataInfo, DomainSpec
@@ -67,7 +68,7 @@ class Run:
             size = min(SAMPLE_CHUNK, n - start)
             z = self.generator.sample_latent(size, device="cpu", generator=generator).to(self.device)
             chunk_labels = label_tensor[start:start + size].to(self.device) if label_tensor is not None else None
-            chunks.append(self.generator.generate(z, chunk_labels).float().cpu())
+            chunks.append(canonical_cpu(self.generator.generate(z, chunk_labels)))
         return torch.cat(chunks)
 
     def _labels(self, n: int, labels: torch.Tensor | int | None) -> torch.Tensor | None:

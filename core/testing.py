@@ -507,24 +507,32 @@ def check_resume(domain: str, run_dir: str | Path, steps: int, **options: Any) -
 
 
 def check_samples(run_dir: str | Path, out: str | Path, n: int = 3) -> None:
-    """``save_samples`` writes ``n`` native files (``sample-00000.<ext>``, ...) and a
-    ``samples.npy`` of ``n`` rows; ``write_samples`` honours its ``start`` index and
-    ``write_preview`` writes one file beside the path it is given."""
+    """``save_samples`` writes ``n`` samples in the domain's native format and a
+    ``samples.npy`` of ``n`` rows; ``write_preview`` writes one file beside the path it is
+    given. A domain writes either one file per sample, named ``sample-{start+i:05d}.<ext>``
+    (honouring ``start``), or one file holding every sample (text: one a line), which a
+    later call with ``start > 0`` extends."""
     import gankit
 
     run = gankit.load(run_dir)
     out = Path(out)
-    paths = run.save_samples(out / "native", n, format="native")
-    _require(len(paths) == n and all(Path(p).is_file() and Path(p).stat().st_size > 0 for p in paths),
-             f"write_samples must write and return {n} non-empty files, returned {paths!r}")
-    names = [Path(p).stem for p in paths]
-    _require(names == [f"sample-{i:05d}" for i in range(n)], f"write_samples must name files sample-00000.<ext>, ...; "
-                                                             f"got {names}")
+    paths = [Path(p) for p in run.save_samples(out / "native", n, format="native")]
+    _require(len(paths) in (1, n) and all(p.is_file() and p.stat().st_size > 0 for p in paths),
+             f"write_samples must write and return {n} non-empty files (or one holding all {n}), returned {paths!r}")
     batch = run.sample(2, seed=3)
-    (out / "offset").mkdir(parents=True, exist_ok=True)
-    later = run.domain.write_samples(batch, out / "offset", run.info, 7)
-    _require([Path(p).stem for p in later] == ["sample-00007", "sample-00008"],
-             f"write_samples(batch, out, info, start=7) must name files from sample-00007, got {later!r}")
+    if len(paths) == n and n > 1:
+        names = [p.stem for p in paths]
+        _require(names == [f"sample-{i:05d}" for i in range(n)],
+                 f"write_samples must name files sample-00000.<ext>, ...; got {names}")
+        (out / "offset").mkdir(parents=True, exist_ok=True)
+        later = run.domain.write_samples(batch, out / "offset", run.info, 7)
+        _require([Path(p).stem for p in later] == ["sample-00007", "sample-00008"],
+                 f"write_samples(batch, out, info, start=7) must name files from sample-00007, got {later!r}")
+    else:
+        size = paths[0].stat().st_size
+        later = [Path(p) for p in run.domain.write_samples(batch, out / "native", run.info, n)]
+        _require(later == paths and paths[0].stat().st_size > size,
+                 f"write_samples(batch, out, info, start={n}) must add to the one file {paths[0]}, returned {later!r}")
     run.save_samples(out / "npy", n, format="npy")
     array = np.load(out / "npy" / "samples.npy", allow_pickle=False)
     _require(array.shape[0] == n, f"to_numpy must return one row per sample; samples.npy has shape {array.shape}")
@@ -546,8 +554,12 @@ def check_metrics(run_dir: str | Path, *, n: int = 64, data: str | Path | None =
     domain = json.loads((Path(run_dir) / "config.json").read_text())["domain"]
     for name, spec in registry.metrics_for(domain).items():
         values = result["metrics"][name]["values"]
-        _require(values and all(math.isfinite(v) for v in values.values()),
-                 f"metric {name!r} gave no or non-finite values: {values}")
+        skipped = result["metrics"][name]["protocol"].get("skipped")
+        _require((values or skipped) and all(math.isfinite(v) for v in values.values()),
+                 f"metric {name!r} gave no or non-finite values: {values} (a metric that does not apply to this "
+                 f"data returns no values and says why in protocol['skipped'])")
+        if skipped:
+            continue
         _require(not spec.primary or spec.primary in values, f"metric {name!r} has no value for its primary "
                                                              f"{spec.primary!r}: {sorted(values)}")
         try:

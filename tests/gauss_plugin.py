@@ -117,7 +117,8 @@ def write_preview(batch: torch.Tensor, path: Path, info: DataInfo) -> Path:
 def register_domains(register):
     register(DomainSpec(name="gauss", description="2-D Gaussian points (test plugin)", default_model="net",
                         default_dataset="points", write_samples=write_samples, write_preview=write_preview,
-                        to_numpy=lambda batch, info: batch.numpy()))
+                        to_numpy=lambda batch, info: batch.numpy(),
+                        from_numpy=lambda array, info: torch.from_numpy(array).float()))
 
 
 @hookimpl

@@ -38,6 +38,23 @@ def to_numpy(batch: "torch.Tensor | np.ndarray", info: "DataInfo | None" = None)
     return np.clip(_as_array(batch), -1.0, 1.0)
 
 
+def from_numpy(array: np.ndarray, info: "DataInfo") -> "torch.Tensor":
+    """Clips in ``to_numpy``'s format (float N×T in [-1, 1], or N×1×T) as a canonical
+    N×1×T batch; T must be the dataset's clip length."""
+    import torch
+
+    from gankit.errors import GankitError
+
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[1] == 1:
+        array = array[:, 0]
+    length = info.shape[-1]
+    if array.ndim != 2 or array.shape[1] != length or not np.issubdtype(array.dtype, np.floating):
+        raise GankitError(f"audio samples must be a float array N×{length} (clips of this dataset's length, "
+                          f"values in [-1, 1]); got {array.dtype} of shape {tuple(array.shape)}")
+    return torch.from_numpy(np.clip(array.astype(np.float32), -1.0, 1.0)).unsqueeze(1)
+
+
 def save_wav(clip: np.ndarray, path: str | Path, sample_rate: int) -> Path:
     """Write a mono float clip (values in [-1, 1], clamped) as 16-bit PCM WAV."""
     path = Path(path)
@@ -56,12 +73,14 @@ def write_samples(batch: "torch.Tensor | np.ndarray", out_dir: str | Path, info:
 
 
 def write_preview(batch: "torch.Tensor | np.ndarray", path: str | Path, info: "DataInfo | None" = None) -> Path:
-    """``path.wav``: the first few clips joined by short silences; ``path.png``: their
+    """``path.wav``: a few clips spread evenly over the batch (so a conditional preview,
+    ordered by class, plays several classes) joined by short silences; ``path.png``: their
     log-mel spectrograms in a grid. Returns the WAV's path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rate = sample_rate_of(info)
-    clips = to_numpy(batch)[:PREVIEW_CLIPS]
+    clips = to_numpy(batch)
+    clips = clips[np.unique(np.linspace(0, len(clips) - 1, min(PREVIEW_CLIPS, len(clips))).round().astype(int))]
     gap = np.zeros(int(PREVIEW_GAP_S * rate), dtype=np.float32)
     joined = np.concatenate([part for clip in clips for part in (clip, gap)][:-1])
     wav_path = save_wav(joined, path.with_name(path.name + ".wav"), rate)

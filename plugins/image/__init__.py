@@ -100,6 +100,8 @@ def register_domains(register: Callable[[DomainSpec], None]) -> None:
             write_samples=lazy("gankit.plugins.image.io:write_samples"),
             write_preview=lazy("gankit.plugins.image.io:write_preview"),
             to_numpy=lazy("gankit.plugins.image.io:to_numpy"),
+            from_numpy=lazy("gankit.plugins.image.io:from_numpy"),
+            make_augment=lazy("gankit.plugins.image.augment:make_augment"),
         )
     )
 

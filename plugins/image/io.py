@@ -27,6 +27,32 @@ def to_numpy(batch: "torch.Tensor | np.ndarray", info: "DataInfo | None" = None)
     return np.clip((array + 1.0) / 2.0, 0.0, 1.0).astype(np.float32, copy=False)
 
 
+def from_numpy(array: np.ndarray, info: "DataInfo") -> "torch.Tensor":
+    """Samples in ``to_numpy``'s format (float N×C×H×W in [0, 1]; also uint8 0..255, or
+    N×H×W for one channel) as a canonical batch in [-1, 1]; the shape must match ``info``."""
+    import torch
+
+    from gankit.errors import GankitError
+
+    array = np.asarray(array)
+    if array.ndim == 3 and len(info.shape) == 3 and info.shape[0] == 1:
+        array = array[:, None]
+    if array.ndim != 4 or tuple(array.shape[1:]) != tuple(info.shape):
+        raise GankitError(f"image samples must be an array N×{'×'.join(map(str, info.shape))} (N×C×H×W) "
+                          f"to compare with this dataset; got shape {tuple(array.shape)}")
+    if array.dtype == np.uint8:
+        scaled = array.astype(np.float32) / 255.0
+    elif np.issubdtype(array.dtype, np.floating):
+        scaled = array.astype(np.float32)
+        low, high = float(scaled.min()), float(scaled.max())
+        if low < -1e-3 or high > 1 + 1e-3:
+            raise GankitError(f"float image samples must lie in [0, 1] (as `gankit sample --format npy` writes); "
+                              f"got values in [{low:.3g}, {high:.3g}]")
+    else:
+        raise GankitError(f"image samples must be float in [0, 1] or uint8; got dtype {array.dtype}")
+    return torch.from_numpy(np.clip(scaled, 0.0, 1.0) * 2.0 - 1.0)
+
+
 def to_uint8(batch: "torch.Tensor | np.ndarray") -> np.ndarray:
     """uint8 N×H×W×C: [-1, 1] mapped to 0..255, rounded to nearest."""
     scaled = np.rint(to_numpy(batch) * 255.0).astype(np.uint8)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 import gankit
+import gankit.models
 from gankit.errors import GankitError
 from gankit.hookspecs import hookimpl
 from gankit.plugins.image.conditional import (
@@ -142,6 +143,7 @@ SIZE = 8
 class BlobOptions:
     count: int = field(default=512, metadata={"help": "images"})
     labelled: bool = field(default=True, metadata={"help": "report the two classes (else -1 labels)"})
+    missing: int = field(default=0, metadata={"help": "samples (the last ones) whose label is -1"})
 
 
 class Blobs(torch.utils.data.Dataset):
@@ -152,7 +154,10 @@ class Blobs(torch.utils.data.Dataset):
         g = torch.Generator().manual_seed(0)
         labels = torch.arange(options.count) % 2
         x = CLASS_MEANS[labels] + 0.1 * torch.randn(options.count, 1, SIZE, SIZE, generator=g)
-        self.tensors = (x.clamp(-1, 1), labels if options.labelled else torch.full_like(labels, -1))
+        labels = labels if options.labelled else torch.full_like(labels, -1)
+        if options.missing:
+            labels[-options.missing:] = -1
+        self.tensors = (x.clamp(-1, 1), labels)
         self.info = DataInfo(shape=(1, SIZE, SIZE), num_classes=2 if options.labelled else 0)
 
     def __len__(self) -> int:
@@ -207,6 +212,42 @@ def test_conditional_samples_are_of_the_requested_class(tmp_path, blobs_plugin):
         samples = run.sample(200, seed=k, labels=k)
         accuracy = (nearest_class(samples) == k).float().mean().item()
         assert accuracy > 0.95, f"class {k}: only {accuracy:.0%} of its samples are nearest its real mean"
+    # The preview is a square grid with one class per row (2 classes: 2×2 tiles of 8 px, 2 px apart).
+    import numpy as np
+    from PIL import Image
+
+    grid = np.asarray(Image.open(run.dir / "samples" / f"step-{run.step:07d}.png"), dtype=np.float32) / 127.5 - 1
+    assert grid.shape[:2] == (2 * SIZE + 6, 2 * SIZE + 6)
+    tiles = torch.tensor(np.stack([grid[2 + r * (SIZE + 2):2 + r * (SIZE + 2) + SIZE, 2 + c * (SIZE + 2):2 + c * (SIZE + 2) + SIZE]
+                                   for r in (0, 1) for c in (0, 1)]))
+    assert nearest_class(tiles.reshape(4, 1, SIZE, SIZE)).tolist() == [0, 0, 1, 1]
+
+
+def test_conditional_previews_show_one_class_a_row_up_to_16_classes():
+    from gankit.training import _preview_latents
+
+    class Net(gankit.models.Generator):
+        latent_dim = 3
+
+    net = Net()
+    net.num_classes = 10
+    z, labels = _preview_latents(net, 64, seed=0, device=torch.device("cpu"))
+    assert z.shape == (100, 3) and labels.tolist() == [k for k in range(10) for _ in range(10)]
+    net.num_classes = 20
+    z, labels = _preview_latents(net, 64, seed=0, device=torch.device("cpu"))
+    assert z.shape == (64, 3) and labels.tolist() == [i % 20 for i in range(64)]
+
+
+def test_samples_without_a_label_are_refused_before_training(tmp_path, blobs_plugin):
+    with pytest.raises(GankitError, match="2 samples without one .the first is #510, label -1."):
+        gankit.train("image", model="mlp", dataset="blobs", missing=2, conditional=True, steps=1,
+                     out=str(tmp_path / "run"), quiet=True)
+
+
+def test_r1_with_a_batchnorm_discriminator_prints_a_note(tmp_path, capsys):
+    gankit.train("image", model="dcgan", dataset="shapes", count=32, penalty="r1", steps=1, batch_size=8,
+                 out=str(tmp_path / "run"))
+    assert "R1 with BatchNorm in 'dcgan'" in capsys.readouterr().err
 
 
 def test_the_behaviour_test_can_fail(tmp_path, blobs_plugin):
