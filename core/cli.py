@@ -8,16 +8,19 @@ files and API keywords.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shlex
 import sys
 import typing
-from typing import Any
+import warnings
+from typing import Any, Iterator
 
 import click
 
-from .config import ENGINE_KEYS, TrainConfig
+from .callbacks import enabled_names
+from .config import ENGINE_KEYS, ResolvedConfig, TrainConfig
 from .errors import GankitError
 from .options import describe_type, field_types, option_help
 from .registry import Registry, get_registry, plugin_manager
@@ -53,13 +56,17 @@ def _train_options() -> list[click.Option]:
         metavar = describe_type(types_by_name[field.name]).upper().replace(" (OR NONE)", "")
         if typing.get_origin(types_by_name[field.name]) is typing.Literal:
             metavar = "[" + describe_type(types_by_name[field.name]) + "]"
-        shown = f" [default: {_show_default(default)}]" if default not in (None, "") else ""
+        elif typing.get_args(types_by_name[field.name])[-1:] == (Ellipsis,):
+            metavar = "NAME,..."
+        shown = f" [default: {_show_default(default)}]" if default not in (None, "", ()) else ""
         options.append(click.Option([flag, field.name], default=None, metavar=metavar, help=help_text + shown))
     # The defaults shown are the engine's; a model's own defaults (listed above) take precedence.
     options.append(click.Option(["--config", "config_file"], default=None, metavar="FILE",
                                 help="TOML or JSON file of options (a run's config.json works too)"))
     options.append(click.Option(["-o", "--option", "extra"], nargs=2, multiple=True, metavar="KEY VALUE",
                                 help="a model or dataset option (listed above); repeatable"))
+    options.append(click.Option(["--dry-run"], is_flag=True, default=False,
+                                help="print the resolved configuration as JSON (config.json's format) and exit"))
     return options
 
 
@@ -92,20 +99,30 @@ def _domain_help(registry: Registry, domain_name: str) -> str:
         lines.append(f"  {name}{mark}: {spec.description}")
         lines += [f"      -o {row[0]} {row[1].upper()}: {row[2]}" for row in option_help(spec.options)]
     lines += ["", "\b", "Objectives: " + ", ".join(sorted(registry.objectives))]
+    lines += ["", "\b", "Callbacks (--callbacks NAME): " + (", ".join(sorted(registry.callbacks)) or "(none)")]
     return "\n".join(lines)
 
 
 def _make_train_command(registry: Registry, domain_name: str) -> click.Command:
-    def callback(config_file: str | None, extra: tuple[tuple[str, str], ...], **values: Any) -> None:
+    def callback(config_file: str | None, extra: tuple[tuple[str, str], ...], dry_run: bool, **values: Any) -> None:
         options = {key: value for key, value in values.items() if value is not None}
         for key, value in extra:
             options[key.replace("-", "_")] = value
         from .api import train
 
         root = click.get_current_context().find_root()
-        command_line = "gankit " + shlex.join((root.obj or {}).get("argv", sys.argv[1:]))
-        run = train(domain_name, config=config_file, command_line=command_line, **options)
-        click.echo(f"run saved to {run.dir} (step {run.step})")
+        state = root.obj if isinstance(root.obj, dict) else {}
+        quiet, log_format = _console_settings(options, config_file)
+        state["log_format"] = log_format  # main() reports an error as JSON too
+        if dry_run:
+            resolved = resolve_only(get_registry(), domain_name, config_file, options)
+            click.echo(json.dumps(resolved.to_dict(), indent=2))
+            return
+        command_line = "gankit " + shlex.join(state.get("argv", sys.argv[1:]))
+        with _console_warnings(quiet, log_format):
+            run = train(domain_name, config=config_file, command_line=command_line, **options)
+        if run.config.train.log_format == "text":  # the result, not a log line: --quiet keeps it for scripts
+            click.echo(f"run saved to {run.dir} (step {run.step})")
 
     return click.Command(
         domain_name,
@@ -115,6 +132,67 @@ def _make_train_command(registry: Registry, domain_name: str) -> click.Command:
         short_help=registry.domain(domain_name).description,
         context_settings=CONTEXT,
     )
+
+
+def resolve_only(registry: Registry, domain_name: str, config_file: str | None,
+                 options: dict[str, Any]) -> ResolvedConfig:
+    """What ``gankit train`` would run with (``--dry-run``): the layers merged and every
+    name checked, without creating the run directory or building anything."""
+    from .config import resolve_config
+
+    options = {**options, "domain": domain_name}
+    if options.get("resume"):
+        from pathlib import Path
+
+        from .api import _resumed_config
+        from .checkpoint import load_checkpoint
+
+        if not options.get("out"):
+            raise GankitError("--resume needs --out RUN_DIR: the run to continue")
+        resolved = _resumed_config(registry, load_checkpoint(Path(options["out"]) / "checkpoints" / "last.pt"), options)
+    else:
+        resolved = resolve_config(registry, options, config_file)
+    cfg = resolved.train
+    registry.objective(cfg.objective)
+    for name in enabled_names(cfg):
+        registry.callback(name)
+    dataset = registry.dataset(cfg.domain, cfg.dataset)
+    if dataset.needs_data and not cfg.data:
+        raise GankitError(f"dataset {dataset.name!r} needs --data PATH ({dataset.description})")
+    return resolved
+
+
+def _console_settings(options: dict[str, Any], config_file: str | None) -> tuple[bool, str]:
+    """``quiet`` and ``log_format`` as given on the command line or in the config file, for
+    what the CLI prints itself (warnings, errors) around the run."""
+    from .config import read_config_file
+    from .options import coerce
+
+    layers = [read_config_file(config_file) if config_file else {}, options]
+    quiet, log_format = False, "text"
+    for layer in layers:
+        if layer.get("quiet") is not None:
+            quiet = coerce("quiet", bool, layer["quiet"])
+        if layer.get("log_format") is not None:
+            log_format = coerce("log_format", field_types(TrainConfig)["log_format"], layer["log_format"])
+    return quiet, log_format
+
+
+@contextlib.contextmanager
+def _console_warnings(quiet: bool, log_format: str) -> Iterator[None]:
+    """Python warnings during a run: none with --quiet, JSON lines with --log-format json."""
+    with warnings.catch_warnings():
+        if quiet:
+            warnings.simplefilter("ignore")
+        elif log_format == "json":
+            from .progress import emit_json
+
+            def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+                emit_json("warning", {"message": str(message), "category": category.__name__,
+                                      "source": f"{filename}:{lineno}"})
+
+            warnings.showwarning = show
+        yield
 
 
 class TrainGroup(click.Group):
@@ -174,23 +252,42 @@ def sample_command(run: str, n: str, out: str | None, fmt: str, seed: str, devic
     target = Path(out) if out else loaded.dir / "generated"
     label_value = coerce("label", int, label) if label is not None else None
     paths = loaded.save_samples(target, count, format=fmt, seed=coerce("seed", int, seed), labels=label_value)
-    click.echo(f"wrote {len(paths) if fmt == 'native' else count} samples to {target}")
+    where = paths[0] if len(paths) == 1 else target
+    click.echo(f"wrote {count} samples to {where}")
 
 
 @cli.command("evaluate", context_settings=CONTEXT)
-@click.argument("run", metavar="RUN_OR_CHECKPOINT")
+@click.argument("run", metavar="[RUN_OR_CHECKPOINT]", required=False)
 @click.option("-n", "n", default="2000", metavar="N", help="real and generated samples to compare [default: 2000]")
-@click.option("--data", default=None, metavar="PATH", help="read the run's dataset from here instead")
+@click.option("--data", default=None, metavar="PATH", help="read the dataset from here (instead of the run's --data)")
 @click.option("--metric", "metric_names", multiple=True, metavar="NAME", help="only this metric; repeatable")
 @click.option("--seed", default="0", metavar="S", help="seed of the real subset and the latents [default: 0]")
 @click.option("--device", default="cpu", metavar="DEV", help="auto|cpu|cuda|cuda:N|mps [default: cpu]")
-def evaluate_command(run: str, n: str, data: str | None, metric_names: tuple[str, ...], seed: str, device: str) -> None:
-    """Score a run with its domain's metrics; prints JSON (values and the protocol used)."""
-    from .evaluation import evaluate
+@click.option("--samples", default=None, metavar="FILE.npy",
+              help="score these samples (made anywhere, in `gankit sample --format npy`'s format) instead of a "
+                   "run's generator, against RUN's dataset or --domain/--dataset")
+@click.option("--domain", default=None, metavar="NAME", help="with --samples and no RUN: the domain")
+@click.option("--dataset", default=None, metavar="NAME", help="with --samples and no RUN: the reference dataset")
+@click.option("-o", "extra", multiple=True, type=(str, str), metavar="KEY VALUE",
+              help="with --samples and no RUN: a dataset option; repeatable")
+def evaluate_command(run: str | None, n: str, data: str | None, metric_names: tuple[str, ...], seed: str,
+                     device: str, samples: str | None, domain: str | None, dataset: str | None,
+                     extra: tuple[tuple[str, str], ...]) -> None:
+    """Score a run, or samples made elsewhere, with the domain's metrics; prints JSON (values
+    and the protocol used)."""
+    from .evaluation import evaluate, evaluate_samples
     from .options import coerce
 
-    result = evaluate(run, n=coerce("n", int, n), data=data, metrics=metric_names or None,
-                      seed=coerce("seed", int, seed), device=device)
+    common = dict(n=coerce("n", int, n), data=data, metrics=metric_names or None, seed=coerce("seed", int, seed),
+                  device=device)
+    if samples is not None:
+        result = evaluate_samples(samples, run=run, domain=domain, dataset=dataset, options=dict(extra), **common)
+    elif run is None:
+        raise click.UsageError("give a RUN_OR_CHECKPOINT to score, or --samples FILE.npy with --domain/--dataset")
+    else:
+        if domain or dataset or extra:
+            raise click.UsageError("--domain, --dataset and -o only apply with --samples")
+        result = evaluate(run, **common)
     click.echo(json.dumps(result, indent=2))
 
 
@@ -209,6 +306,17 @@ def export_command(run: str, out: str | None, fmt: str) -> None:
     target = Path(out) if out else run_dir_of(find_checkpoint(run)) / "export"
     paths = export(run, target, format=fmt)
     click.echo(f"wrote {', '.join(str(p) for p in paths)}")
+
+
+@cli.command("report", context_settings=CONTEXT)
+@click.argument("run", metavar="RUN")
+@click.option("--out", default=None, metavar="FILE", help="where to write it [default: RUN/report.html]")
+def report_command(run: str, out: str | None) -> None:
+    """Write a self-contained HTML report of a run: loss curves, metrics over time, the
+    latest preview (images, audio players, text) and the configuration."""
+    from .report import write_report
+
+    click.echo(f"wrote {write_report(run, out)}")
 
 
 @cli.command("list", context_settings=CONTEXT)
@@ -236,6 +344,8 @@ def list_command(domain: str | None, as_json: bool) -> None:
         }
     for name, spec in sorted(registry.objectives.items()):
         data["objectives"][name] = {"description": spec.description, "plugin": registry.owner_of("objectives", name)}
+    data["callbacks"] = {name: {"description": spec.description, "plugin": registry.owner_of("callbacks", name)}
+                         for name, spec in sorted(registry.callbacks.items())}
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -249,6 +359,9 @@ def list_command(domain: str | None, as_json: bool) -> None:
                     click.echo(f"           --preset {preset}: {text}")
     click.echo("objectives:")
     for name, detail in data["objectives"].items():
+        click.echo(f"  {name}: {detail['description']}  [{detail['plugin']}]")
+    click.echo("callbacks (gankit train DOMAIN --callbacks NAME):")
+    for name, detail in data["callbacks"].items():
         click.echo(f"  {name}: {detail['description']}  [{detail['plugin']}]")
 
 
@@ -310,13 +423,14 @@ def main(argv: list[str] | None = None) -> None:
     """The console script: one-line errors, never a traceback for a user mistake."""
     _add_plugin_commands()
     args = list(argv) if argv is not None else sys.argv[1:]
+    state: dict[str, Any] = {"argv": args}
     try:
-        cli.main(args=args, prog_name="gankit", standalone_mode=False, obj={"argv": args})
+        cli.main(args=args, prog_name="gankit", standalone_mode=False, obj=state)
     except GankitError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _report_error(f"error: {exc}", state, str(exc))
         sys.exit(2)
     except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
+        _report_error("interrupted", state, "interrupted")
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -324,5 +438,15 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        _report_error("interrupted", state, "interrupted")
         sys.exit(130)
+
+
+def _report_error(text: str, state: dict[str, Any], message: str) -> None:
+    """One line on stderr: ``text``, or ``{"event": "error", "message": ...}`` under --log-format json."""
+    if state.get("log_format") == "json":
+        from .progress import emit_json
+
+        emit_json("error", {"message": message}, stream=sys.stderr)
+    else:
+        click.echo(text, err=True)

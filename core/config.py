@@ -43,6 +43,11 @@ class TrainConfig:
     betas_g: tuple[float, float] = _opt((0.5, 0.999), "generator Adam betas")
     betas_d: tuple[float, float] = _opt((0.5, 0.999), "discriminator Adam betas")
     n_critic: int = _opt(1, "discriminator updates per generator update")
+    pretrain_steps: int = _opt(0, "MLE pre-training steps of the generator before the adversarial steps "
+                                  "(models with pretrain_loss: text); 0: none")
+    pretrain_lr: float = _opt(1e-3, "generator learning rate (Adam) during MLE pre-training")
+    augment: str = _opt("", "differentiable augmentation of D's inputs, real and fake alike (DiffAugment; "
+                             "image: comma-separated color,translation,cutout); empty: off")
     ema_decay: float = _opt(0.999, "generator EMA decay; 0 turns the EMA off")
     grad_clip: float = _opt(0.0, "clip each network's gradient norm to this; 0: off")
     device: str = _opt("auto", "auto|cpu|cuda|cuda:N|mps")
@@ -58,18 +63,32 @@ class TrainConfig:
     eval_every: int = _opt(0, "score the run with the domain's primary metric every N steps and keep best.pt; 0: off")
     eval_samples: int = _opt(1000, "samples per evaluation during training")
     preset: str | None = _opt(None, "a named recipe of the model (see `gankit list`)")
-    num_preview: int = _opt(64, "samples in each preview")
-    num_workers: int = _opt(0, "DataLoader workers for datasets not held in memory")
-    on_nan: Literal["stop", "skip", "rollback"] = _opt(
-        "stop", "on a non-finite loss: stop (default), skip the update (one sync per phase), or roll back to the last checkpoint"
+    num_preview: int = _opt(64, "samples in each preview (conditional models with up to 16 classes: one row of "
+                                "each class instead)")
+    num_workers: int = _opt(0, "DataLoader workers for datasets not held in memory (kept alive for the whole run)")
+    prefetch: int = _opt(2, "CUDA: batches copied to the device ahead of the one being trained on (data not on the GPU)")
+    channels_last: Literal["auto", "on", "off"] = _opt(
+        "auto", "channels-last memory format for images and convolutions; auto: on for CUDA with a 2-D convolutional model"
     )
-    quiet: bool = _opt(False, "no progress bar or console log")
+    compile: bool = _opt(False, "torch.compile the forward passes and losses of both phases (penalty passes stay eager)")
+    cuda_graphs: bool = _opt(False, "CUDA: capture each phase (forward, backward, optimiser step) in a CUDA graph and replay it")
+    on_nan: Literal["stop", "skip", "rollback"] = _opt(
+        "stop", "on a non-finite loss: stop (default), skip the update (on the device, no sync), or roll back to the last checkpoint"
+    )
+    quiet: bool = _opt(False, "no progress bar, messages or warnings: only the result line and errors")
+    log_format: Literal["text", "json"] = _opt(
+        "text", "console log: text (a progress bar or plain lines on stderr) or json (one JSON object a line on stdout)"
+    )
+    callbacks: tuple[str, ...] = _opt((), "listeners on training events to turn on, by name, comma-separated (see `gankit list`)")
+    tensorboard: bool = _opt(False, "write TensorBoard event files to RUN/tensorboard (pip install 'gankit[tensorboard]')")
 
     def __post_init__(self) -> None:
         checks = [
             (self.steps >= 1, "steps", "must be at least 1"),
             (self.batch_size >= 1, "batch_size", "must be at least 1"),
             (self.n_critic >= 1, "n_critic", "must be at least 1"),
+            (self.pretrain_steps >= 0, "pretrain_steps", "must be 0 (none) or positive"),
+            (0 < self.pretrain_lr < math.inf, "pretrain_lr", "must be a positive number"),
             (0 < self.lr_g < math.inf, "lr_g", "must be a positive number"),
             (0 < self.lr_d < math.inf, "lr_d", "must be a positive number"),
             (0 <= self.ema_decay < 1, "ema_decay", "must be in [0, 1)"),
@@ -85,6 +104,7 @@ class TrainConfig:
             (self.eval_every >= 0, "eval_every", "must be 0 (off) or positive"),
             (self.eval_samples >= 2, "eval_samples", "must be at least 2"),
             (self.num_workers >= 0, "num_workers", "must be 0 or positive"),
+            (self.prefetch >= 0, "prefetch", "must be 0 or positive"),
             (all(0 <= b < 1 for b in self.betas_g + self.betas_d), "betas", "must be in [0, 1)"),
         ]
         for ok, name, message in checks:
@@ -97,7 +117,8 @@ ENGINE_KEYS = frozenset(fields_of(TrainConfig))
 # Options that may differ when a run is resumed: they change how it runs, not what it trains.
 RESUMABLE_KEYS = frozenset(
     {"steps", "max_minutes", "device", "log_every", "sample_every", "checkpoint_every", "keep_last",
-     "num_workers", "quiet", "out", "resume", "num_preview", "eval_every", "eval_samples", "on_nan"}
+     "num_workers", "quiet", "out", "resume", "num_preview", "eval_every", "eval_samples", "on_nan",
+     "log_format", "callbacks", "tensorboard", "prefetch", "channels_last", "compile", "cuda_graphs"}
 )
 
 

@@ -66,9 +66,16 @@ class DomainSpec:
     domain's native format (names ``sample-{start+i:05d}.{ext}``) and returns the paths.
     ``write_preview(batch, path_without_suffix, info)`` writes one preview (a PNG grid,
     a WAV, a text file) and returns its path. ``to_numpy(batch, info)`` converts samples
-    for ``--format npy`` (images in [0, 1]). ``prepare_real(batch, info)`` turns a real
+    for ``--format npy`` (images in [0, 1]); ``from_numpy(array, info)`` is its inverse, for
+    scoring samples made elsewhere (``gankit evaluate --samples``), and checks the array
+    fits ``info``. ``prepare_real(batch, info)`` turns a real
     batch into what the discriminator consumes (text: ids → one-hot); ``None`` means the
-    batch is passed unchanged.
+    batch is passed unchanged. ``make_augment(policy, info)`` returns the function
+    ``augment(batch, generator)`` that ``--augment POLICY`` applies to everything the
+    discriminator sees in training (DiffAugment); ``None``: the domain has none.
+    ``write_run_files(run_dir, info)``, when given, writes files a run needs besides its
+    checkpoints (text: the tokenizer folder); training calls it on rank 0 when a run
+    starts or resumes.
     """
 
     name: str
@@ -79,6 +86,9 @@ class DomainSpec:
     write_preview: Callable[["torch.Tensor", Path, DataInfo], Path]
     to_numpy: Callable[["torch.Tensor", DataInfo], "np.ndarray"]
     prepare_real: Callable[["torch.Tensor", DataInfo], "torch.Tensor"] | None = None
+    from_numpy: Callable[["np.ndarray", DataInfo], "torch.Tensor"] | None = None
+    make_augment: Callable[[str, DataInfo], Callable[["torch.Tensor", "torch.Generator"], "torch.Tensor"]] | None = None
+    write_run_files: Callable[[Path, DataInfo], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,8 +127,12 @@ class DatasetSpec:
 
     ``build(options, data_path)`` returns a ``torch.utils.data.Dataset`` of ``(x, y)`` pairs
     with an ``info`` attribute (:class:`DataInfo`). A dataset that holds everything in
-    memory may also expose ``tensors = (x_all, y_all)``; the engine then gathers batches
-    by indexing instead of going through a DataLoader. A ``description`` string attribute,
+    memory may also expose ``tensors = (x_all, y_all)`` in canonical form; the engine then
+    gathers batches by indexing instead of going through a DataLoader. One that stores
+    samples compactly (images as uint8) exposes ``storage = (stored_x, y_all)`` and
+    ``decode(stored_rows) -> canonical rows`` as well (see :class:`gankit.data.InMemoryDataset`):
+    the engine indexes the storage and decodes each batch on the device; ``tensors`` and
+    items stay canonical. A ``description`` string attribute,
     if present, is printed when training starts (which split, how many samples). ``data_path`` is ``--data`` or
     ``None``; ``needs_data`` says the dataset cannot work without it.
     """
@@ -159,7 +173,10 @@ class EvalContext:
     the labels the fake samples were generated for (conditional models), else None.
     ``dataset`` is the whole training dataset, for metrics that fit something to it (a
     feature network, an n-gram model); ``dataset_key`` identifies it stably (name, options,
-    data path) so what a metric fits can be cached under ``cache_dir``.
+    data path) so what a metric fits can be cached under ``cache_dir``. ``generator`` is
+    the generator that made the fakes (in eval mode), for metrics that need more than
+    samples (text: the likelihood it gives real data), or None when the samples came from
+    elsewhere.
     """
 
     real: "torch.Tensor"
@@ -171,6 +188,7 @@ class EvalContext:
     cache_dir: Path
     device: "torch.device"
     seed: int = 0
+    generator: Any = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +208,8 @@ class MetricSpec:
     :class:`EvalContext` and returns a :class:`MetricResult`. ``primary`` names the value
     ``--eval-every`` tracks (and keeps ``best.pt`` by); ``higher_is_better`` is its
     direction. A domain's first registered metric with a ``primary`` is its primary metric.
+    A metric that does not apply to the data at hand (an Inception Score without labels)
+    returns no values and says why in ``protocol["skipped"]``.
     """
 
     name: str
