@@ -4,13 +4,17 @@ scored with gankit's offline metrics (FID, KID, IS, precision/recall) at every c
     python benchmarks/quality_image.py train --out /tmp/quality            # every run (long)
     python benchmarks/quality_image.py train --out /tmp/quality --only dcgan-default
     python benchmarks/quality_image.py evaluate --out /tmp/quality         # scores → scores.json
+    python benchmarks/quality_image.py speed --out /tmp/quality            # speed.json
+    python benchmarks/quality_image.py conditional --out /tmp/quality      # the class-per-row check
     python benchmarks/quality_image.py table --out /tmp/quality            # markdown on stdout
 
 Each gankit run keeps a checkpoint every 250 steps; `evaluate` scores every checkpoint with
 `gankit.evaluate` (2000 samples from G-EMA where the run has one, against 2000 real images
 chosen with seed 0) and the hand-written DCGAN loop's samples with the same protocol
 (`gankit evaluate --samples`), plus two baselines: 2000 other real images (real vs real) and
-uniform noise. Wall-clock is each run's own `time` in metrics.jsonl (one torch thread).
+uniform noise. Time is given twice: each run's own `time` in metrics.jsonl (one torch
+thread, on whatever else the machine was doing) and steps ÷ the recipe's steps per
+CPU-second (`speed`), what an idle core takes.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ import gankit.registry
 HERE = Path(__file__).resolve().parent
 N_EVAL = 2000
 CHECKPOINT_EVERY = 250
-SCORED_STEPS = (500, 1000, 1500, 3000)  # checkpoints scored (each takes a minute on a busy CPU)
-WALL_CLOCK_BUDGETS = (120, 300)  # CPU seconds of one thread, for the equal-wall-clock table
+SCORED_STEPS = (250, 500, 1000, 1500, 3000)  # checkpoints scored (each takes a minute on a busy CPU)
+WALL_CLOCK_BUDGETS = (60, 120, 300)  # CPU seconds of one thread, for the equal-wall-clock table
 
 # Every run changes only what its name says; the rest is the model's registered defaults
 # (mlp: non-saturating + R1 gamma 10, EMA, Adam 2e-4, batch 128; dcgan: non-saturating,
