@@ -85,6 +85,17 @@ def sample(model: WordLSTM, n: int, max_words: int, temperature: float, eos: int
     return [row[:row.index(eos)] if eos in row else row[:max_words] for row in rows]
 
 
+def canonical_ids(texts: list[str], tokenizer, length: int) -> np.ndarray:
+    """The samples as gankit's canonical ids (``tokens…, EOS, PAD…``, ``length`` a row) in the
+    dataset's vocabulary; an empty sample is EOS alone, as a gankit generator writes it."""
+    ids = np.full((len(texts), length), tokenizer.pad_id, dtype=np.int64)
+    for row, tokens in enumerate(tokenizer.encode(texts)):
+        tokens = tokens[:length - 1]
+        ids[row, :len(tokens)] = tokens
+        ids[row, len(tokens)] = tokenizer.eos_id
+    return ids
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="a text file, one caption a line")
@@ -102,7 +113,6 @@ def main() -> None:
     torch.manual_seed(args.seed)
 
     from gankit.evaluation import evaluate_samples
-    from gankit.plugins.text import tokenizers as tok
     from gankit.plugins.text.data_options import LinesOptions
     from gankit.plugins.text.datasets import build_lines
 
@@ -141,14 +151,15 @@ def main() -> None:
     for temperature in [float(t) for t in args.temperatures.split(",")]:
         texts = [" ".join(vocab[i] for i in row) for row in sample(model, args.n, max_words, temperature, eos,
                                                                    args.seed + 1)]
-        ids = tok.pad(dataset.tokenizer.encode(texts), dataset.info.shape[0], dataset.tokenizer).ids.numpy()
+        ids = canonical_ids(texts, dataset.tokenizer, dataset.info.shape[0])
         np.save(out / f"samples-t{temperature:g}.npy", ids)
         (out / f"samples-t{temperature:g}.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
         scored = evaluate_samples(ids, domain="text", dataset="lines", data=args.data, n=args.n, metrics=METRICS)
         values = {k: v for m in METRICS for k, v in scored["metrics"][m]["values"].items()}
         results.append({"temperature": temperature, **values})
         print(json.dumps(results[-1]), flush=True)
-    record = {"steps": step, "train_cpu_s": round(train_cpu, 1), "epochs": round(step * args.batch_size / len(train), 2),
+    epochs = round(step * args.batch_size / len(train), 2)
+    record = {"steps": step, "train_cpu_s": round(train_cpu, 1), "epochs": epochs,
               "vocab": len(vocab), "train_lines": len(train), "args": vars(args), "history": history,
               "results": results, "protocol": scored["metrics"]["bleu"]["protocol"]}
     (out / "result.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
