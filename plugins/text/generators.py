@@ -15,6 +15,7 @@ function of ``z`` (the same seed gives the same text); no other random number is
 
 from __future__ import annotations
 
+import abc
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,7 @@ def first_eos_mask(ids: torch.Tensor, eos_id: int) -> torch.Tensor:
     return (is_eos.long().cumsum(1) - is_eos.long()) == 0
 
 
-class TextGenerator(Generator):
+class TextGenerator(Generator, metaclass=abc.ABCMeta):
     """Autoregressive generator of ``length`` tokens with Gumbel-softmax outputs.
 
     ``forward(z)`` — training, what D sees: soft one-hot tokens ``(N, L, V)``, rows summing
@@ -117,14 +118,14 @@ class TextGenerator(Generator):
 
     # What a subclass provides ------------------------------------------------------------
 
+    @abc.abstractmethod
     def logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """Teacher-forced next-token logits ``(N, T, V)`` for input ids ``(N, T)``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def step(self, token: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
         """Logits ``(N, V)`` of the next token after ``token`` ``(N,)``, and the new state
         (``state`` is None before the first token)."""
-        raise NotImplementedError
 
     # The engine's contract ---------------------------------------------------------------
 
