@@ -195,8 +195,9 @@ def judge_all(out: Path, data: Path, names: list[str], n: int = 500) -> None:
     sources["real (held out)"] = np.load(out / "real_outside.npy")[:n]
     sources["noise"] = np.load(out / "noise.npy")[:n]
     scores = json.loads((out / "scores.json").read_text())
-    scores["judge"] = {name: judge(clips, reference, 8000) for name, clips in sources.items()}
-    for name, values in scores["judge"].items():
+    judged = {name: judge(clips, reference, 8000) for name, clips in sources.items()}
+    scores["judge"] = {**scores.get("judge", {}), **judged}
+    for name, values in judged.items():
         print(name, {k: round(v, 3) for k, v in values.items()}, flush=True)
     (out / "scores.json").write_text(json.dumps(scores, indent=1))
 
@@ -210,20 +211,22 @@ def real_clips(data: Path) -> torch.Tensor:
     return spec.build(build_options(spec.options, DATA_OPTIONS, what="fsdd"), data).tensors[0][:, 0]
 
 
-def spectrograms(out: Path, data: Path, count: int = 8) -> None:
+def spectrograms(out: Path, data: Path, names: list[str], count: int = 8) -> None:
     """PNG grids (4 per row) of the log-mel spectrograms of ``count`` clips of each source:
-    the gankit run (G-EMA, latent seed 1), the hand-written loop (its first clips) and real
-    clips (the first of the seed-0 reference subset)."""
+    the gankit runs named (G-EMA, latent seed 1), the hand-written loop (its first clips) and
+    real clips (the first of the seed-0 reference subset)."""
     from PIL import Image
 
     import gankit
     from gankit.plugins.audio.io import save_spectrogram_grid
 
     x = real_clips(data)
-    real = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:count]].numpy()
-    sources = {"real": real, HANDWRITTEN: np.load(out / HANDWRITTEN / "samples.npy")[:count]}
-    if (out / GANKIT_RUN).exists():
-        sources[GANKIT_RUN] = gankit.load(out / GANKIT_RUN).sample(count, seed=1)[:, 0].numpy()
+    sources = {"real": x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:count]].numpy()}
+    for name in names:
+        if name == HANDWRITTEN:
+            sources[name] = np.load(out / HANDWRITTEN / "samples.npy")[:count]
+        else:
+            sources[name] = gankit.load(out / name).sample(count, seed=1)[:, 0].numpy()
     for name, clips in sources.items():
         path = save_spectrogram_grid(clips, HERE / f"quality_audio_{name.replace('-', '_')}.png", 8000)
         Image.open(path).quantize(64).save(path, optimize=True)  # a third of the size, no visible change
@@ -262,7 +265,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=12.0, help="CPU-minutes of training")
     parser.add_argument("--name", default=GANKIT_RUN, help="gankit: the run's folder under --out")
     parser.add_argument("--set", default="{}", help="gankit: JSON object of options over the preset's")
-    parser.add_argument("--only", action="append", help="evaluate: these run folders (default: both runs)")
+    parser.add_argument("--only", action="append",
+                        help="evaluate, judge, spectrograms: these run folders (default: gankit-cpu and handwritten)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -277,7 +281,7 @@ def main() -> None:
     elif args.command == "judge":
         judge_all(args.out, data, args.only or [GANKIT_RUN, HANDWRITTEN])
     elif args.command == "spectrograms":
-        spectrograms(args.out, data)
+        spectrograms(args.out, data, args.only or [GANKIT_RUN, HANDWRITTEN])
     else:
         print(table(args.out))
 

@@ -19,8 +19,9 @@ from .options import FolderOptions, FSDDOptions, TonesOptions, WaveGANOptions
 # lambda 10, five critic updates per generator update, Adam 1e-4 with betas (0.5, 0.9),
 # batch 64. It is the default because it is the one known to work at scale (on a GPU). On
 # two CPU cores it is too slow to leave noise in 12 minutes; the `cpu` preset trades it for
-# shorter clips, a smaller model and a 6x cheaper step (one critic update, lazy R1 instead
-# of the gradient penalty's every-step double backward): see benchmarks/audio_recipe.md.
+# a smaller model and a 6x cheaper step (one critic update, lazy R1 instead of the gradient
+# penalty's every-step double backward): see benchmarks/quality_audio.md and
+# benchmarks/audio_recipe.md.
 PAPER = {
     "objective": "wgan-gp",
     "penalty": "gp",
@@ -41,12 +42,13 @@ WAVEGAN_PRESETS = {
         {**PAPER, "ema_decay": 0.0},
     ),
     "cpu": Preset(
-        "spoken digits on a 2-core CPU in 12 minutes: 0.5 s peak-normalised clips at 8 kHz, width 16, "
-        "non-saturating loss + lazy R1 (gamma 1), n_critic 1, Adam 1e-3, batch 32 (benchmarks/audio_recipe.md)",
+        "spoken digits on a 2-core CPU in 12 minutes: 1 s peak-normalised clips at 8 kHz (8192 samples), width 16, "
+        "non-saturating loss + lazy R1 (gamma 1), n_critic 1, Adam 1e-3, batch 32 (benchmarks/quality_audio.md)",
         {"objective": "non-saturating", "penalty": "r1", "penalty_weight": 1.0, "penalty_every": 4,
          "n_critic": 1, "lr_g": 1e-3, "lr_d": 1e-3, "betas_g": (0.5, 0.99), "betas_d": (0.5, 0.99),
-         "batch_size": 32, "ema_decay": 0.999, "width": 16, "length": 4096, "sample_rate": 8000,
-         "normalize": True, "max_minutes": 12.0, "steps": 100000, "sample_every": 250, "log_every": 50},
+         "batch_size": 32, "ema_decay": 0.999, "width": 16, "length": 8192,
+         "sample_rate": 8000, "normalize": True, "max_minutes": 12.0, "steps": 100000, "sample_every": 250,
+         "log_every": 50},
     ),
 }
 

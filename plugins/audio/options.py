@@ -29,10 +29,20 @@ class WaveGANOptions:
         default=False,
         metadata={"help": "label embedding in G and a projection discriminator (needs a labelled dataset)"},
     )
-
+    spectral_d: bool = field(
+        default=False,
+        metadata={"help": "add a spectral branch to D: log-power STFT frames through 1-D convolutions over time; "
+                          "its logit is added to the waveform branch's"},
+    )
+    spectral_window_ms: int = field(
+        default=32,
+        metadata={"help": "window of the spectral branch in ms (the FFT size is the nearest power of two; hop: a "
+                          "quarter of it)"},
+    )
     def __post_init__(self) -> None:
         _positive("width", self.width)
         _positive("latent_dim", self.latent_dim)
+        _positive("spectral_window_ms", self.spectral_window_ms)
         if isinstance(self.phase_shuffle, bool) or not isinstance(self.phase_shuffle, int) or self.phase_shuffle < 0:
             raise ValueError(f"phase_shuffle must be an integer >= 0, got {self.phase_shuffle!r}")
 

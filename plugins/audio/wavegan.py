@@ -7,9 +7,14 @@ Generator: z → dense → (base length × 8d·...) → transposed convolutions 
 dense. The paper's 16384-sample model is the five-layer case; the number of layers is
 derived from the clip length, which must be 16·4^k or 32·4^k (a power of two ≥ 256):
 4096 → 4 layers from 16 samples, 8192 → 4 layers from 32, 16384 → 5 layers from 16.
+
+``-o spectral_d true`` gives D a second branch that reads log-power STFT frames; its logit
+is added to the waveform branch's (``SpectralBranch``; the ``cpu`` preset turns it on).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -94,16 +99,60 @@ class WaveGANGenerator(Generator):
         return self.net(x)
 
 
+def stft_frames(sample_rate: int, window_ms: int) -> tuple[int, int]:
+    """``(n_fft, hop)`` of the spectral branch: the power of two nearest ``window_ms``, at
+    least 64 samples, and 75% overlap."""
+    n_fft = 1 << max(6, round(math.log2(window_ms / 1000 * sample_rate)))
+    return n_fft, n_fft // 4
+
+
+class SpectralBranch(nn.Module):
+    """A second view of the clip for D: log-power STFT frames (32 ms Hann windows, 75%
+    overlap), frequency bins as channels, through strided 1-D convolutions over time.
+
+    The waveform branch must learn its own filterbank before it can see harmonics and
+    formants; this branch sees them from the first step, so its gradient tells G about the
+    spectral fine structure of voiced speech early (the idea of the multi-resolution
+    spectrogram discriminators of UnivNet and later vocoders, here at one resolution).
+    ``log(power + floor)`` is smooth at silence, so R1 and the gradient penalty stay finite
+    on zero-padded clips."""
+
+    FLOOR = 1e-4
+
+    def __init__(self, length: int, sample_rate: int, width: int, window_ms: int = 32):
+        super().__init__()
+        self.n_fft, self.hop = stft_frames(sample_rate, window_ms)
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        channels = [self.n_fft // 2 + 1, 4 * width, 4 * width, 8 * width, 8 * width]
+        frames = length // self.hop + 1
+        blocks: list[nn.Module] = []
+        for i in range(len(channels) - 1):
+            stride = 1 if i == 0 else 2
+            blocks += [nn.Conv1d(channels[i], channels[i + 1], 5, stride, 2), nn.LeakyReLU(0.2)]
+            frames = (frames - 1) // stride + 1
+        self.net = nn.Sequential(*blocks)
+        self.fc = nn.Linear(channels[-1] * frames, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(x.squeeze(1).float(), self.n_fft, self.hop, window=self.window, center=True,
+                          pad_mode="constant", return_complex=True)
+        power = spec.real.square() + spec.imag.square()
+        h = torch.log(power + self.FLOOR).to(x.dtype)
+        return self.fc(self.net(h).flatten(1)).squeeze(1)
+
+
 class WaveGANDiscriminator(nn.Module):
     """``(N, 1, length)`` → [conv → LeakyReLU(0.2) → phase shuffle] × (layers - 1) → conv →
     LeakyReLU → flatten → dense: one raw logit per sample. Conditional: a projection
     discriminator (Miyato & Koyama 2018) adds ``<embed(y), features>`` to the logit."""
 
-    def __init__(self, length: int, options: WaveGANOptions = WaveGANOptions(), num_classes: int = 0):
+    def __init__(self, length: int, options: WaveGANOptions = WaveGANOptions(), num_classes: int = 0,
+                 sample_rate: int = 16000):
         super().__init__()
         layers, base = layout(length)
         self.num_classes = num_classes
         d = options.width
+        self.spectral = SpectralBranch(length, sample_rate, d, options.spectral_window_ms) if options.spectral_d else None
         channels = [1] + [d * 2**i for i in range(layers)]  # 1 d 2d 4d 8d for 4 layers
         blocks: list[nn.Module] = []
         for i in range(layers):
@@ -118,6 +167,8 @@ class WaveGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.net(x).flatten(1)
         logits = self.fc(h).squeeze(1)
+        if self.spectral is not None:
+            logits = logits + self.spectral(x)
         if self.embed is not None:
             if labels is None:
                 raise GankitError("this wavegan is conditional: pass labels to the discriminator")
@@ -138,5 +189,5 @@ def build(options: WaveGANOptions, info: DataInfo) -> tuple[WaveGANGenerator, Wa
                               "this one has no classes")
         num_classes = info.num_classes
     return (WaveGANGenerator(length, options, num_classes),
-            WaveGANDiscriminator(length, options, num_classes))
+            WaveGANDiscriminator(length, options, num_classes, info.sample_rate or 16000))
 

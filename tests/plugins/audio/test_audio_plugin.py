@@ -76,7 +76,8 @@ def test_registry_finds_the_audio_plugin():
             resolved = resolve_config(registry, {"domain": "audio", "dataset": dataset, "preset": name})
             assert resolved.train.preset == name
     cpu = resolve_config(registry, {"domain": "audio", "dataset": "fsdd", "preset": "cpu"})
-    assert cpu.dataset_options.length == 4096 and cpu.dataset_options.sample_rate == 8000
+    assert cpu.dataset_options.length == 8192 and cpu.dataset_options.sample_rate == 8000
+    assert cpu.model_options.width == 16 and not cpu.model_options.spectral_d
 
 
 def test_the_domain_passes_the_conformance_kit(tmp_path):
@@ -86,6 +87,16 @@ def test_the_domain_passes_the_conformance_kit(tmp_path):
     assert "train" in report.passed and "resume" in report.passed and "samples" in report.passed
     for dataset in ("folder", "fsdd"):
         check_options("audio", "wavegan", dataset)
+
+
+def test_the_spectral_branch_trains_with_r1_and_resumes_exactly(tmp_path):
+    options = dict(TINY, spectral_d=True, objective="non-saturating", penalty="r1", n_critic=1, seed=3)
+    whole = gankit.train("audio", steps=4, out=str(tmp_path / "whole"), **options)
+    assert whole.config.model_options.spectral_d
+    assert all(np.isfinite(r["d_loss"]) and np.isfinite(r["penalty"]) for r in whole.metrics if "d_loss" in r)
+    gankit.train("audio", steps=2, out=str(tmp_path / "split"), **options)
+    split = gankit.train("audio", steps=4, out=str(tmp_path / "split"), resume=True, **options)
+    assert torch.equal(whole.sample(2), split.sample(2))
 
 
 def test_a_real_training_run_writes_wav_previews_and_samples(tmp_path):

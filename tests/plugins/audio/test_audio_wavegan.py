@@ -132,7 +132,8 @@ def test_backward_reaches_both_networks():
 
 
 @pytest.mark.parametrize(("values", "word"), [({"width": 0}, "width"), ({"latent_dim": -1}, "latent_dim"),
-                                              ({"phase_shuffle": -1}, "phase_shuffle")])
+                                              ({"phase_shuffle": -1}, "phase_shuffle"),
+                                              ({"spectral_window_ms": 0}, "spectral_window_ms")])
 def test_invalid_options_are_rejected(values, word):
     with pytest.raises(ValueError, match=word):
         WaveGANOptions(**values)
@@ -142,3 +143,35 @@ def test_options_from_cli_strings():
     options = build_options(WaveGANOptions, {"width": "16", "conditional": "true", "phase_shuffle": "0"},
                             what="model 'wavegan'")
     assert options == WaveGANOptions(width=16, conditional=True, phase_shuffle=0)
+
+
+def test_spectral_branch_adds_its_logit_and_sees_the_spectrum():
+    torch.manual_seed(0)
+    info = DataInfo(shape=(1, 4096), sample_rate=8000)
+    _, plain = build(TINY, info)
+    _, d = build(WaveGANOptions(width=2, latent_dim=8, spectral_d=True), info)
+    assert plain.spectral is None and d.spectral.n_fft == 256 and d.spectral.hop == 64
+    _, wide = build(WaveGANOptions(width=2, latent_dim=8, spectral_d=True, spectral_window_ms=64), info)
+    assert (wide.spectral.n_fft, wide.spectral.hop) == (512, 128) and wide(torch.zeros(2, 1, 4096)).shape == (2,)
+    d.eval()
+    clip = torch.sin(torch.arange(4096) * 2 * torch.pi * 440 / 8000).view(1, 1, 4096) * 0.5
+    wave_only = d.fc(d.net(clip).flatten(1)).squeeze(1)
+    assert torch.allclose(d(clip), wave_only + d.spectral(clip))
+    # the branch's input is the log-power spectrum: a 440 Hz tone peaks in bin 440/8000*256 ≈ 14
+    spec = torch.stft(clip[:, 0], 256, 64, window=d.spectral.window, return_complex=True).abs()
+    assert spec.mean(-1).argmax().item() == 14
+
+
+def test_spectral_branch_penalties_stay_finite_on_zero_padded_clips():
+    from gankit.penalties import gradient_penalty, r1_penalty
+
+    torch.manual_seed(0)
+    _, d = build(WaveGANOptions(width=2, latent_dim=8, spectral_d=True), DataInfo(shape=(1, 4096), sample_rate=8000))
+    real = torch.zeros(4, 1, 4096)
+    real[:, :, :1000] = torch.rand(4, 1, 1000) - 0.5  # a burst, then exact zeros as in padded recordings
+    fake = torch.rand(4, 1, 4096) * 0.01
+    for penalty in (r1_penalty(d, real), gradient_penalty(d, real, fake)):
+        assert torch.isfinite(penalty) and penalty > 0
+        penalty.backward()
+    weights = [m.weight.grad for m in d.spectral.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
+    assert all(grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0 for grad in weights)
