@@ -46,9 +46,9 @@ RECIPE = shared.Recipe(folder="audio-classifier", version=VERSION, seed=SEED, ho
                        min_steps=300, max_epochs=50, max_steps=1000, lr=2e-3, max_train=20_000, min_labelled=20)
 
 
-def window_size(sample_rate: int) -> int:
-    """The FFT size: the power of two nearest to 32 ms, at least 64 samples."""
-    return 1 << max(6, round(math.log2(0.032 * sample_rate)))
+def window_size(sample_rate: int, milliseconds: float = 32) -> int:
+    """The FFT size: the power of two nearest to ``milliseconds`` (32 ms), at least 64 samples."""
+    return 1 << max(6, round(math.log2(milliseconds / 1000 * sample_rate)))
 
 
 class LogMelCNN(nn.Module):

@@ -39,6 +39,7 @@ class WaveGANOptions:
         metadata={"help": "window of the spectral branch in ms (the FFT size is the nearest power of two; hop: a "
                           "quarter of it)"},
     )
+
     def __post_init__(self) -> None:
         _positive("width", self.width)
         _positive("latent_dim", self.latent_dim)

@@ -9,12 +9,11 @@ derived from the clip length, which must be 16·4^k or 32·4^k (a power of two �
 4096 → 4 layers from 16 samples, 8192 → 4 layers from 32, 16384 → 5 layers from 16.
 
 ``-o spectral_d true`` gives D a second branch that reads log-power STFT frames; its logit
-is added to the waveform branch's (``SpectralBranch``; the ``cpu`` preset turns it on).
+is added to the waveform branch's (``SpectralBranch``; off by default and in the presets:
+benchmarks/quality_audio.md measures why).
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
@@ -100,15 +99,17 @@ class WaveGANGenerator(Generator):
 
 
 def stft_frames(sample_rate: int, window_ms: int) -> tuple[int, int]:
-    """``(n_fft, hop)`` of the spectral branch: the power of two nearest ``window_ms``, at
-    least 64 samples, and 75% overlap."""
-    n_fft = 1 << max(6, round(math.log2(window_ms / 1000 * sample_rate)))
+    """``(n_fft, hop)`` of the spectral branch: the classifier's FFT size rule at
+    ``window_ms``, and 75% overlap."""
+    from .classifier import window_size
+
+    n_fft = window_size(sample_rate, window_ms)
     return n_fft, n_fft // 4
 
 
 class SpectralBranch(nn.Module):
-    """A second view of the clip for D: log-power STFT frames (32 ms Hann windows, 75%
-    overlap), frequency bins as channels, through strided 1-D convolutions over time.
+    """A second view of the clip for D: log-power STFT frames (Hann windows of ``window_ms``,
+    75% overlap), frequency bins as channels, through strided 1-D convolutions over time.
 
     The waveform branch must learn its own filterbank before it can see harmonics and
     formants; this branch sees them from the first step, so its gradient tells G about the
