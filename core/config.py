@@ -59,7 +59,8 @@ class TrainConfig:
     sample_every: int = _opt(500, "write a preview every N steps; 0: only at the end")
     checkpoint_every: int = _opt(1000, "write a checkpoint every N steps (and at the end)")
     keep_last: int = _opt(3, "keep the N newest step checkpoints besides last.pt; 0: keep all")
-    max_minutes: float | None = _opt(None, "stop cleanly (with a checkpoint) after this wall-clock budget")
+    max_minutes: float | None = _opt(
+        None, "stop cleanly (with a checkpoint) after this wall-clock budget; 0: no budget (turns a preset's off)")
     eval_every: int = _opt(0, "score the run with the domain's primary metric every N steps and keep best.pt; 0: off")
     eval_samples: int = _opt(1000, "samples per evaluation during training")
     preset: str | None = _opt(None, "a named recipe of the model (see `gankit list`)")
@@ -99,7 +100,7 @@ class TrainConfig:
             (self.sample_every >= 0, "sample_every", "must be 0 or positive"),
             (self.checkpoint_every >= 1, "checkpoint_every", "must be at least 1"),
             (self.keep_last >= 0, "keep_last", "must be 0 (keep all) or positive"),
-            (self.max_minutes is None or self.max_minutes > 0, "max_minutes", "must be positive"),
+            (self.max_minutes is None or self.max_minutes >= 0, "max_minutes", "must be 0 (no budget) or positive"),
             (self.num_preview >= 1, "num_preview", "must be at least 1"),
             (self.eval_every >= 0, "eval_every", "must be 0 (off) or positive"),
             (self.eval_samples >= 2, "eval_samples", "must be at least 2"),

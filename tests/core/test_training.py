@@ -86,6 +86,13 @@ def test_max_minutes_stops_cleanly_with_a_checkpoint(gauss_plugin, tmp_path):
     assert _weights(run.dir)["step"] == run.step
 
 
+def test_max_minutes_zero_means_no_budget(gauss_plugin, tmp_path):
+    run = gankit.train("gauss", steps=5, max_minutes=0, out=str(tmp_path / "r"), quiet=True)
+    assert run.step == 5 and run.config.train.max_minutes == 0
+    with pytest.raises(GankitError, match="max_minutes"):
+        gankit.train("gauss", steps=5, max_minutes=-1, out=str(tmp_path / "s"), quiet=True)
+
+
 def test_gradient_penalty_with_batchnorm_is_rejected(gauss_plugin, tmp_path):
     with pytest.raises(GankitError, match="BatchNorm"):
         gankit.train("gauss", steps=2, objective="wgan-gp", batchnorm=True, out=str(tmp_path / "r"), quiet=True)
