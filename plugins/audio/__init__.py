@@ -43,10 +43,10 @@ WAVEGAN_PRESETS = {
     ),
     "cpu": Preset(
         "spoken digits on a 2-core CPU in 12 minutes: 1 s peak-normalised clips at 8 kHz (8192 samples), width 16, "
-        "non-saturating loss + lazy R1 (gamma 1), n_critic 1, Adam 1e-3, batch 32 (benchmarks/quality_audio.md)",
+        "non-saturating loss + lazy R1 (gamma 1), n_critic 1, Adam 1e-3, batch 16 (benchmarks/quality_audio.md)",
         {"objective": "non-saturating", "penalty": "r1", "penalty_weight": 1.0, "penalty_every": 4,
          "n_critic": 1, "lr_g": 1e-3, "lr_d": 1e-3, "betas_g": (0.5, 0.99), "betas_d": (0.5, 0.99),
-         "batch_size": 32, "ema_decay": 0.999, "width": 16, "length": 8192,
+         "batch_size": 16, "ema_decay": 0.999, "width": 16, "length": 8192,
          "sample_rate": 8000, "normalize": True, "max_minutes": 12.0, "steps": 100000, "sample_every": 250,
          "log_every": 50},
     ),

@@ -78,6 +78,7 @@ def test_registry_finds_the_audio_plugin():
     cpu = resolve_config(registry, {"domain": "audio", "dataset": "fsdd", "preset": "cpu"})
     assert cpu.dataset_options.length == 8192 and cpu.dataset_options.sample_rate == 8000
     assert cpu.model_options.width == 16 and not cpu.model_options.spectral_d and cpu.train.max_minutes == 12
+    assert cpu.train.batch_size == 16
     unbounded = resolve_config(registry, {"domain": "audio", "preset": "cpu", "max_minutes": 0})
     assert unbounded.train.max_minutes == 0  # 0 turns the preset's budget off (the training loop runs to --steps)
 
