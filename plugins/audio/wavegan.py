@@ -22,6 +22,7 @@ from gankit.errors import GankitError
 from gankit.models import Generator
 from gankit.specs import DataInfo
 
+from .classifier import window_size
 from .options import WaveGANOptions
 
 KERNEL = 25
@@ -101,8 +102,6 @@ class WaveGANGenerator(Generator):
 def stft_frames(sample_rate: int, window_ms: int) -> tuple[int, int]:
     """``(n_fft, hop)`` of the spectral branch: the classifier's FFT size rule at
     ``window_ms``, and 75% overlap."""
-    from .classifier import window_size
-
     n_fft = window_size(sample_rate, window_ms)
     return n_fft, n_fft // 4
 

@@ -8,12 +8,12 @@ layer without bias), so the generator's gradient reaches every token probability
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from gankit.errors import GankitError
 
 from .generators import TokenLayout
+from .io import one_hot
 from .options import LSTMOptions, TransformerOptions
 
 
@@ -28,7 +28,7 @@ class _OneHotInput(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not x.is_floating_point():
-            x = F.one_hot(x.long(), self.vocab_size).float()
+            x = one_hot(x, self.vocab_size)
         if x.dim() != 3 or x.shape[1:] != (self.length, self.vocab_size):
             raise GankitError(f"the text discriminator expects soft one-hot tokens of shape (N, {self.length}, "
                               f"{self.vocab_size}), got {tuple(x.shape)}")
