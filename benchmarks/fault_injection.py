@@ -36,7 +36,7 @@ ARGS = ["--steps", "300", "--batch-size", "32", "-o", "count", "512", "-o", "hid
 def gankit(out: Path, resume: bool) -> subprocess.Popen:
     env = {**os.environ, "GANKIT_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "gankit", "train", "image", *ARGS, "--out", str(out)]
-    return subprocess.Popen(command + (["--resume"] if resume else []), env=env,
+    return subprocess.Popen(command + (["--resume"] if resume else ["--overwrite"] if out.exists() else []), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

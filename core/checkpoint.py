@@ -6,16 +6,15 @@ A checkpoint holds plain tensors and plain Python data only and is opened with
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .atomic import atomic_write
 from .errors import GankitError
 
 FORMAT_VERSION = 1
@@ -23,43 +22,10 @@ STEP_PATTERN = re.compile(r"^step-(\d{7,})\.pt$")
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
-    """Write ``state`` to ``path`` atomically: a temporary file in the same folder is
-    written, flushed to disk and renamed over ``path``, so ``path`` is always either the
-    old complete file or the new complete file."""
+    """Write ``state`` to ``path`` atomically (:func:`gankit.atomic.atomic_write`), so
+    ``path`` is always either the old complete file or the new complete file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with _suppress_oserror():
-            os.unlink(tmp_name)
-        raise
-    _fsync_dir(path.parent)
-
-
-class _suppress_oserror:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        return exc_type is not None and issubclass(exc_type, OSError)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    atomic_write(path, lambda handle: torch.save(state, handle))
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -80,6 +46,15 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
             f"({FORMAT_VERSION}); upgrade gankit"
         )
     return state
+
+
+def checkpoint_step(path: Path) -> int:
+    """The step of a checkpoint, read without loading its tensors (memory-mapped)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return int(state["step"])
+    except Exception as exc:
+        raise GankitError(f"cannot read the step of checkpoint {str(path)!r}: {type(exc).__name__}: {exc}") from None
 
 
 def find_checkpoint(run_or_checkpoint: str | Path) -> Path:

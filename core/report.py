@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from .atomic import atomic_write
 from .errors import GankitError
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
@@ -39,11 +40,9 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     run_dir = Path(run)
     target = Path(out) if out else run_dir / "report.html"
     document = render_report(run_dir, target.parent)
-    tmp = target.with_name(f".{target.name}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(document, encoding="utf-8")
-        os.replace(tmp, target)
+        atomic_write(target, document)
     except OSError as exc:
         raise GankitError(f"cannot write the report to {str(target)!r}: {exc.strerror or exc}") from None
     return target

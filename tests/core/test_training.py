@@ -68,7 +68,7 @@ def test_resume_refuses_to_change_what_is_trained(gauss_plugin, tmp_path):
     gankit.train("gauss", steps=5, out=str(tmp_path / "r"), quiet=True)
     with pytest.raises(GankitError, match="'lr_g' cannot change when resuming"):
         gankit.train("gauss", steps=10, out=str(tmp_path / "r"), resume=True, lr_g=0.5)
-    with pytest.raises(GankitError, match="already holds a run"):
+    with pytest.raises(GankitError, match="already holds a gankit run"):
         gankit.train("gauss", steps=10, out=str(tmp_path / "r"))
     with pytest.raises(GankitError, match="already at step 5"):
         gankit.train("gauss", steps=5, out=str(tmp_path / "r"), resume=True)
