@@ -13,7 +13,7 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover
     import click
 
-    from .callbacks import CallbackSpec
+    from .callback_specs import CallbackSpec
     from .specs import DatasetSpec, DomainSpec, MetricSpec, ModelSpec, ObjectiveSpec
 
 hookspec = pluggy.HookspecMarker("gankit")

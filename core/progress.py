@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from .callbacks import Callback, RunInfo, RunStatus
+from .callback_specs import Callback, RunInfo, RunStatus
 
 
 class Progress:

@@ -1,7 +1,8 @@
 """Finds plugins, collects what they register, and reports the ones that fail.
 
 Built-in plugins always load; third-party plugins come from the ``gankit`` entry-point
-group and are filtered by ``GANKIT_LOAD_PLUGINS`` (comma-separated names; empty: none).
+group and are filtered by ``GANKIT_LOAD_PLUGINS`` (comma-separated names; empty: none; a
+name no entry point has is warned about on stderr).
 A plugin that fails to import or register, or registers a name already taken, is recorded
 in :attr:`Registry.failures` and skipped; the others keep working.
 """
@@ -11,13 +12,14 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import pluggy
 
 from . import hookspecs
-from .callbacks import CallbackSpec
+from .callback_specs import CallbackSpec
 from .errors import GankitError
 from .specs import DatasetSpec, DomainSpec, MetricSpec, ModelSpec, ObjectiveSpec
 
@@ -69,7 +71,10 @@ def get_plugin_manager(load_entry_points: bool = True) -> tuple[pluggy.PluginMan
 
     if load_entry_points:
         allowed = _allowed_plugins()
-        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        entry_points = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+        if allowed:
+            _warn_unknown(allowed, {entry_point.name for entry_point in entry_points})
+        for entry_point in entry_points:
             if allowed is not None and entry_point.name not in allowed:
                 continue
             dist = getattr(entry_point, "dist", None)
@@ -87,6 +92,21 @@ def _allowed_plugins() -> set[str] | None:
     if value is None:
         return None
     return {name.strip() for name in value.split(",") if name.strip()}
+
+
+_warned_unknown: set[frozenset[str]] = set()
+
+
+def _warn_unknown(allowed: set[str], available: set[str]) -> None:
+    """One line on stderr when ``GANKIT_LOAD_PLUGINS`` names a plugin no entry point has: a
+    typo there would otherwise silently leave the plugin out. Once per process and value."""
+    unknown = frozenset(allowed - available)
+    if not unknown or unknown in _warned_unknown:
+        return
+    _warned_unknown.add(unknown)
+    installed = ", ".join(sorted(available)) or "(none installed)"
+    print(f"warning: GANKIT_LOAD_PLUGINS names unknown plugin {', '.join(sorted(unknown))} (no entry point in "
+          f"the {ENTRY_POINT_GROUP!r} group); installed third-party plugins: {installed}", file=sys.stderr)
 
 
 def _gankit_version() -> str:

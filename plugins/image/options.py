@@ -5,54 +5,46 @@ Kept free of torch/numpy imports: the registry reads these schemas to build ``--
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
+
+from gankit.options import check_bounds, option
+
+CONDITIONAL_HELP = "class-conditional: a label embedding joins z in G, a projection head in D (needs labelled data)"
+LIMIT_HELP = "use only the first N images"
 
 
 @dataclass(frozen=True)
 class MLPOptions:
     """Options of the ``mlp`` model."""
 
-    latent_dim: int = field(default=100, metadata={"help": "size of the generator's standard-normal latent vector"})
-    hidden: int = field(default=128, metadata={"help": "width of both hidden layers in G and D"})
-    negative_slope: float = field(default=0.2, metadata={"help": "slope of LeakyReLU for negative inputs"})
-    dropout: float = field(default=0.0, metadata={"help": "dropout in D after each hidden activation (0: off)"})
-    conditional: bool = field(
-        default=False,
-        metadata={"help": "class-conditional: a label embedding joins z in G, a projection head in D (needs labelled data)"},
-    )
+    latent_dim: int = option(100, "size of the generator's standard-normal latent vector", ge=1)
+    hidden: int = option(128, "width of both hidden layers in G and D", ge=1)
+    negative_slope: float = option(0.2, "slope of LeakyReLU for negative inputs", ge=0)
+    dropout: float = option(0.0, "dropout in D after each hidden activation (0: off)", ge=0, lt=1)
+    conditional: bool = option(False, CONDITIONAL_HELP)
 
     def __post_init__(self) -> None:
-        _positive("latent_dim", self.latent_dim)
-        _positive("hidden", self.hidden)
-        if self.negative_slope < 0:
-            raise ValueError(f"negative_slope must be >= 0, got {self.negative_slope}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_bounds(self)
 
 
 @dataclass(frozen=True)
 class DCGANOptions:
     """Options of the ``dcgan`` model (Radford et al. 2016), for 28, 32 and 64 pixel images."""
 
-    latent_dim: int = field(default=100, metadata={"help": "size of the generator's standard-normal latent vector"})
-    width: int = field(
-        default=64,
-        metadata={"help": "base channel count: G's last hidden layer and D's first layer; doubled at each coarser scale"},
+    latent_dim: int = option(100, "size of the generator's standard-normal latent vector", ge=1)
+    width: int = option(
+        64, "base channel count: G's last hidden layer and D's first layer; doubled at each coarser scale", ge=1
     )
-    d_norm: Literal["batchnorm", "spectral", "none"] = field(
-        default="batchnorm",
-        metadata={"help": "normalisation in D: batchnorm (the paper), spectral (spectral norm on every layer, "
-                          "no BatchNorm; allows --penalty gp) or none"},
+    d_norm: Literal["batchnorm", "spectral", "none"] = option(
+        "batchnorm",
+        "normalisation in D: batchnorm (the paper), spectral (spectral norm on every layer, no BatchNorm; allows "
+        "--penalty gp) or none",
     )
-    conditional: bool = field(
-        default=False,
-        metadata={"help": "class-conditional: a label embedding joins z in G, a projection head in D (needs labelled data)"},
-    )
+    conditional: bool = option(False, CONDITIONAL_HELP)
 
     def __post_init__(self) -> None:
-        _positive("latent_dim", self.latent_dim)
-        _positive("width", self.width)
+        check_bounds(self)
         if self.d_norm not in ("batchnorm", "spectral", "none"):
             raise ValueError(f"d_norm must be batchnorm, spectral or none, got {self.d_norm!r}")
 
@@ -61,17 +53,13 @@ class DCGANOptions:
 class ShapesOptions:
     """Options of the embedded ``shapes`` dataset."""
 
-    count: int = field(default=10000, metadata={"help": "number of images to draw"})
-    size: int = field(default=28, metadata={"help": "image height and width in pixels"})
-    channels: Literal[1, 3] = field(default=1, metadata={"help": "1: grayscale; 3: RGB with a random colour per shape"})
-    data_seed: int = field(
-        default=0, metadata={"help": "seed of the drawing (independent of --seed); the same seed gives the same images"}
-    )
+    count: int = option(10000, "number of images to draw", ge=1)
+    size: int = option(28, "image height and width in pixels", ge=8)
+    channels: Literal[1, 3] = option(1, "1: grayscale; 3: RGB with a random colour per shape")
+    data_seed: int = option(0, "seed of the drawing (independent of --seed); the same seed gives the same images")
 
     def __post_init__(self) -> None:
-        _positive("count", self.count)
-        if self.size < 8:
-            raise ValueError(f"size must be at least 8 pixels, got {self.size}")
+        check_bounds(self)
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
 
@@ -80,17 +68,15 @@ class ShapesOptions:
 class MNISTOptions:
     """Options of the ``mnist`` dataset."""
 
-    split: Literal["auto", "train", "test"] = field(
-        default="auto",
-        metadata={"help": "which files to read; auto: train if present in --data, else test (downloads: train)"},
+    split: Literal["auto", "train", "test"] = option(
+        "auto", "which files to read; auto: train if present in --data, else test (downloads: train)"
     )
-    limit: int | None = field(default=None, metadata={"help": "use only the first N images"})
+    limit: int | None = option(None, LIMIT_HELP, ge=1)
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         if self.split not in ("auto", "train", "test"):
             raise ValueError(f"split must be auto, train or test, got {self.split!r}")
-        if self.limit is not None:
-            _positive("limit", self.limit)
 
 
 @dataclass(frozen=True)
@@ -102,42 +88,33 @@ class FashionMNISTOptions(MNISTOptions):
 class CIFAR10Options:
     """Options of the ``cifar10`` dataset."""
 
-    split: Literal["train", "test"] = field(
-        default="train", metadata={"help": "train: the five data batches (50000 images); test: the test batch"}
+    split: Literal["train", "test"] = option(
+        "train", "train: the five data batches (50000 images); test: the test batch"
     )
-    limit: int | None = field(default=None, metadata={"help": "use only the first N images"})
+    limit: int | None = option(None, LIMIT_HELP, ge=1)
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         if self.split not in ("train", "test"):
             raise ValueError(f"split must be train or test, got {self.split!r}")
-        if self.limit is not None:
-            _positive("limit", self.limit)
 
 
 @dataclass(frozen=True)
 class FolderOptions:
     """Options of the ``folder`` dataset."""
 
-    size: int = field(default=64, metadata={"help": "image height and width in pixels after resizing"})
-    channels: Literal[1, 3] = field(default=3, metadata={"help": "1: grayscale; 3: RGB"})
-    crop: Literal["centre", "stretch"] = field(
-        default="centre",
-        metadata={"help": "centre: resize the short side to size, then crop the middle; "
-                          "stretch: resize to size×size, ignoring the aspect ratio"},
+    size: int = option(64, "image height and width in pixels after resizing", ge=4)
+    channels: Literal[1, 3] = option(3, "1: grayscale; 3: RGB")
+    crop: Literal["centre", "stretch"] = option(
+        "centre",
+        "centre: resize the short side to size, then crop the middle; stretch: resize to size×size, ignoring the "
+        "aspect ratio",
     )
-    limit: int | None = field(default=None, metadata={"help": "use only the first N image files (in sorted order)"})
+    limit: int | None = option(None, "use only the first N image files (in sorted order)", ge=1)
 
     def __post_init__(self) -> None:
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 4:
-            raise ValueError(f"size must be an integer of at least 4 pixels, got {self.size!r}")
+        check_bounds(self)
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
         if self.crop not in ("centre", "stretch"):
             raise ValueError(f"crop must be centre or stretch, got {self.crop!r}")
-        if self.limit is not None:
-            _positive("limit", self.limit)
-
-
-def _positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")

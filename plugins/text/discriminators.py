@@ -12,8 +12,8 @@ from torch import nn
 
 from gankit.errors import GankitError
 
-from .generators import TokenLayout
 from .io import one_hot
+from .layout import TokenLayout
 from .options import LSTMOptions, TransformerOptions
 
 

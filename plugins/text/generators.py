@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import abc
 import inspect
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,37 +28,9 @@ from gankit.errors import GankitError
 from gankit.models import Generator
 from gankit.specs import DataInfo
 
+from .layout import TokenLayout
 from .options import LSTMOptions, TransformerOptions
 from .schedules import endpoints, inverse_temperature
-
-
-@dataclass(frozen=True)
-class TokenLayout:
-    """What a text model needs to know about the data: vocabulary size, sample length and
-    the special token ids (from ``DataInfo``)."""
-
-    vocab_size: int
-    length: int
-    pad_id: int
-    eos_id: int
-    bos_id: int
-
-    @classmethod
-    def from_info(cls, info: DataInfo, model: str) -> "TokenLayout":
-        if len(info.shape) != 1 or info.dtype != "int64":
-            raise GankitError(f"model {model!r} needs token ids (int64 samples of shape (length,)); the dataset gives "
-                              f"{info.dtype} samples of shape {tuple(info.shape)}")
-        if not info.vocab_size or info.vocab_size < 2:
-            raise GankitError(f"model {model!r} needs the dataset's vocabulary size (DataInfo.vocab_size), got "
-                              f"{info.vocab_size!r}")
-        ids = {}
-        for key in ("pad_id", "eos_id", "bos_id"):
-            value = info.extra.get(key)
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < info.vocab_size:
-                raise GankitError(f"model {model!r} needs DataInfo.extra[{key!r}], a token id below the vocabulary size "
-                                  f"{info.vocab_size}; the dataset gives {value!r}")
-            ids[key] = value
-        return cls(vocab_size=int(info.vocab_size), length=int(info.shape[0]), **ids)
 
 
 def first_eos_mask(ids: torch.Tensor, eos_id: int) -> torch.Tensor:

@@ -146,6 +146,6 @@ def test_load_plugins_filter_hides_entry_points(tmp_path):
 def test_entry_point_that_fails_to_import_is_reported(tmp_path):
     _write_dist(tmp_path, "raise ImportError('missing dependency xyz')\n", name="gankit_broken")
     result = _gankit(["plugins"], tmp_path)
-    assert result.returncode == 0
+    assert result.returncode == 1, result.stderr
     assert "FAILED" in result.stdout and "missing dependency xyz" in result.stdout
     assert "gankit.plugins.image" in result.stdout
