@@ -13,7 +13,7 @@ minutes of CPU time on one thread, on FSDD at 8 kHz with 8192-sample clips.
 The budget is CPU time of a one-thread process, not wall-clock: the machine these numbers
 come from is shared (load 4-8 on 2 cores), and wall-clock there measures the other jobs.
 For gankit the driver swaps the training loop's clock (``time.monotonic`` inside
-``gankit.training``) for ``time.process_time`` before calling ``gankit.train``, so the
+``gankit.engine``) for ``time.process_time`` before calling ``gankit.train``, so the
 preset's own ``max_minutes`` stop, and the ``time`` and ``steps_per_s`` in metrics.jsonl,
 count CPU seconds of this process from the first step. The hand-written loop checks
 ``time.process_time`` itself. Both exclude data loading and include everything in the loop
@@ -62,9 +62,12 @@ def cpu_clock() -> types.SimpleNamespace:
 
 def train_gankit(out: Path, data: Path, minutes: float, overrides: dict[str, Any], name: str, seed: int) -> None:
     import gankit
-    import gankit.training
+    import gankit.engine.loop
+    import gankit.engine.session
+    import gankit.engine.stopping
 
-    gankit.training.time = cpu_clock()
+    for module in (gankit.engine.loop, gankit.engine.session, gankit.engine.stopping):
+        module.time = cpu_clock()
     options = {"preset": "cpu", **DATA_OPTIONS, "max_minutes": minutes, "checkpoint_every": 100, "keep_last": 0,
                "sample_every": 100, **overrides}
     started = time.monotonic()

@@ -32,7 +32,7 @@ def train(
     >>> run.sample(16).shape                                                # doctest: +SKIP
     torch.Size([16, 1, 28, 28])
     """
-    from .training import train_run
+    from .engine import train_run
 
     registry = registry or get_registry()
     if domain is not None:
@@ -41,6 +41,8 @@ def train(
     if options.get("resume"):
         if not options.get("out"):
             raise GankitError("--resume needs --out RUN_DIR: the run to continue")
+        if options.get("overwrite"):
+            raise GankitError("--resume continues the run in --out and --overwrite replaces it; pass only one of them")
         resume_state = load_checkpoint(Path(options["out"]) / "checkpoints" / "last.pt")
         resolved = _resumed_config(registry, resume_state, options)
     else:
@@ -63,6 +65,7 @@ def _resumed_config(registry: Registry, state: dict[str, Any], options: dict[str
         else:
             data[key] = value
     data["resume"] = True
+    data["overwrite"] = False  # the stored value is the start's; a resumed run never replaces anything
     resumed = config_from_dict(registry, data)
     before, after = _flat(stored), _flat(resumed)
     for key in after:
@@ -76,26 +79,30 @@ def _resumed_config(registry: Registry, state: dict[str, Any], options: dict[str
 
 def _flat(config: ResolvedConfig) -> dict[str, Any]:
     data = config.to_dict()
-    return {**{k: v for k, v in data.items() if not k.endswith("_options")},
+    return {**{k: v for k, v in data.items() if not k.endswith("_options") and k != "effective"},
             **data["model_options"], **data["dataset_options"]}
 
 
 def sample(
     run: str | Path | Run,
-    n: int = 16,
+    n: int | None = None,
     *,
     out: str | Path | None = None,
     format: Literal["native", "npy"] = "native",
     seed: int = 0,
     device: str = "cpu",
     labels: Any = None,
+    conditions: Any = None,
 ) -> Any:
     """Sample from a run: returns the batch (canonical form) when ``out`` is None, else
-    writes the files and returns their paths."""
+    writes the files and returns their paths. ``n`` defaults to 16, or to one sample per
+    condition; ``labels`` and ``conditions`` are :meth:`Run.sample`'s."""
     loaded = run if isinstance(run, Run) else load(run, device=device)
+    if n is None and conditions is None:
+        n = 16
     if out is None:
-        return loaded.sample(n, seed=seed, labels=labels)
-    return loaded.save_samples(out, n, format=format, seed=seed, labels=labels)
+        return loaded.sample(n, seed=seed, labels=labels, conditions=conditions)
+    return loaded.save_samples(out, n, format=format, seed=seed, labels=labels, conditions=conditions)
 
 
 __all__ = ["train", "load", "sample", "Run"]

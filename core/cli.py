@@ -230,28 +230,37 @@ def train() -> None:
 
 @cli.command("sample", context_settings=CONTEXT)
 @click.argument("run", metavar="RUN_OR_CHECKPOINT")
-@click.option("-n", "n", default="16", metavar="N", help="number of samples [default: 16]")
+@click.option("-n", "n", default=None, metavar="N", help="number of samples [default: 16, or one per --conditions row]")
 @click.option("--out", default=None, metavar="DIR", help="output folder [default: RUN/generated]")
 @click.option("--format", "fmt", default="native", metavar="[native|npy]",
               help="native files (PNG/WAV/TXT) or one samples.npy [default: native]")
 @click.option("--seed", default="0", metavar="S", help="latent seed [default: 0]")
 @click.option("--device", default="cpu", metavar="DEV", help="auto|cpu|cuda|cuda:N|mps [default: cpu]")
 @click.option("--label", default=None, metavar="K", help="class to sample (conditional models)")
-def sample_command(run: str, n: str, out: str | None, fmt: str, seed: str, device: str, label: str | None) -> None:
+@click.option("--conditions", default=None, metavar="FILE",
+              help="generate one sample per condition in FILE (.npy rows, .npz named arrays, or what the domain "
+                   "reads); -n defaults to their count")
+def sample_command(run: str, n: str | None, out: str | None, fmt: str, seed: str, device: str, label: str | None,
+                   conditions: str | None) -> None:
     """Write samples from a trained run."""
     from pathlib import Path
 
+    from .conditions import condition_size
     from .options import coerce
     from .run import load
 
-    count = coerce("n", int, n)
-    if count < 1:
+    count = coerce("n", int, n) if n is not None else (None if conditions else 16)
+    if count is not None and count < 1:
         raise GankitError(f"option 'n' must be at least 1; got {count}")
     fmt = coerce("format", typing.Literal["native", "npy"], fmt)
     loaded = load(run, device=device)
     target = Path(out) if out else loaded.dir / "generated"
     label_value = coerce("label", int, label) if label is not None else None
-    paths = loaded.save_samples(target, count, format=fmt, seed=coerce("seed", int, seed), labels=label_value)
+    cond = loaded.read_conditions(conditions) if conditions else None
+    if cond is not None and count is None:
+        count = condition_size(cond)
+    paths = loaded.save_samples(target, count, format=fmt, seed=coerce("seed", int, seed), labels=label_value,
+                                conditions=cond)
     where = paths[0] if len(paths) == 1 else target
     click.echo(f"wrote {count} samples to {where}")
 
@@ -376,14 +385,20 @@ def plugins_command(as_json: bool) -> None:
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-        return
-    for row in rows:
-        kind = "built-in" if row["builtin"] else "third-party"
-        click.echo(f"{row['name']} {row['version'] or '(unknown version)'} ({kind})")
-        if row["error"]:
-            click.echo(f"  FAILED: {row['error']}")
-        for what, names in row["registered"].items():
-            click.echo(f"  {what}: {', '.join(names)}")
+    else:
+        for row in rows:
+            kind = "built-in" if row["builtin"] else "third-party"
+            click.echo(f"{row['name']} {row['version'] or '(unknown version)'} ({kind})")
+            if row["error"]:
+                click.echo(f"  FAILED: {row['error']}")
+            for what, names in row["registered"].items():
+                click.echo(f"  {what}: {', '.join(names)}")
+    failed = [row["name"] for row in rows if row["error"]]
+    if failed:
+        which = f"plugin {failed[0]}" if len(failed) == 1 else f"{len(failed)} plugins ({', '.join(failed)})"
+        click.echo(f"error: {which} failed to load; fix or uninstall it, or keep a third-party "
+                   f"plugin out with GANKIT_LOAD_PLUGINS", err=True)
+        sys.exit(1)  # not ctx.exit: main() runs click with standalone_mode=False, which returns its code unused
 
 
 @cli.command("devices", context_settings=CONTEXT)
@@ -429,17 +444,21 @@ def main(argv: list[str] | None = None) -> None:
     except GankitError as exc:
         _report_error(f"error: {exc}", state, str(exc))
         sys.exit(2)
-    except click.exceptions.Abort:
-        _report_error("interrupted", state, "interrupted")
-        sys.exit(130)
+    except click.exceptions.Abort as exc:  # click's form of a KeyboardInterrupt (a RunInterrupted says more)
+        _report_interrupt(exc.__cause__ or exc.__context__, state)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _report_error("interrupted", state, "interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        _report_interrupt(exc, state)
+
+
+def _report_interrupt(exc: BaseException | None, state: dict[str, Any]) -> None:
+    message = f"interrupted: {exc}" if isinstance(exc, KeyboardInterrupt) and str(exc) else "interrupted"
+    _report_error(message, state, message)
+    sys.exit(130)
 
 
 def _report_error(text: str, state: dict[str, Any], message: str) -> None:

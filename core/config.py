@@ -8,80 +8,94 @@ dataset (``-o KEY VALUE``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 from .errors import GankitError
-from .options import build_options, coerce, field_types, fields_of, options_to_dict
+from .options import build_options, coerce, field_types, fields_of, option, options_to_dict
 from .registry import Registry
 from .specs import DatasetSpec, ModelSpec
-
-
-def _opt(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything the engine needs to know about a run (model and dataset options aside)."""
 
-    domain: str = _opt("", "the domain to train (image, audio, text, or a plugin's)")
-    model: str | None = _opt(None, "model name; default: the domain's default model")
-    dataset: str | None = _opt(None, "dataset name; default: the domain's default dataset")
-    data: str | None = _opt(None, "path the dataset reads (a folder or file)")
-    objective: str = _opt("non-saturating", "adversarial objective (see `gankit list`)")
-    penalty: Literal["auto", "none", "gp", "r1"] = _opt("auto", "D regulariser; auto: what the objective implies")
-    penalty_weight: float | None = _opt(None, "penalty weight (gp: lambda 10, r1: gamma 10)")
-    penalty_every: int = _opt(1, "apply the penalty every N discriminator steps (lazy regularisation)")
-    steps: int = _opt(1000, "generator updates (each with n_critic discriminator updates)")
-    batch_size: int = _opt(64, "samples per batch (per process)")
-    lr_g: float = _opt(2e-4, "generator learning rate (Adam)")
-    lr_d: float = _opt(2e-4, "discriminator learning rate (Adam)")
-    betas_g: tuple[float, float] = _opt((0.5, 0.999), "generator Adam betas")
-    betas_d: tuple[float, float] = _opt((0.5, 0.999), "discriminator Adam betas")
-    n_critic: int = _opt(1, "discriminator updates per generator update")
-    pretrain_steps: int = _opt(0, "MLE pre-training steps of the generator before the adversarial steps "
+    domain: str = option("", "the domain to train (image, audio, text, or a plugin's)")
+    model: str | None = option(None, "model name; default: the domain's default model")
+    dataset: str | None = option(None, "dataset name; default: the domain's default dataset")
+    data: str | None = option(None, "path the dataset reads (a folder or file)")
+    objective: str = option("non-saturating", "adversarial objective (see `gankit list`)")
+    penalty: Literal["auto", "none", "gp", "r1"] = option("auto", "D regulariser; auto: what the objective implies")
+    penalty_weight: float | None = option(None, "penalty weight (gp: lambda 10, r1: gamma 10)")
+    penalty_every: int = option(1, "apply the penalty every N discriminator steps (lazy regularisation)")
+    steps: int = option(1000, "generator updates (each with n_critic discriminator updates)")
+    batch_size: int = option(64, "samples per batch (per process)")
+    lr_g: float = option(2e-4, "generator learning rate (Adam)")
+    lr_d: float = option(2e-4, "discriminator learning rate (Adam)")
+    betas_g: tuple[float, float] = option((0.5, 0.999), "generator Adam betas")
+    betas_d: tuple[float, float] = option((0.5, 0.999), "discriminator Adam betas")
+    optimizer_g: Literal["adam", "adamw"] = option("adam", "generator optimiser: adam, or adamw (decoupled weight decay)")
+    optimizer_d: Literal["adam", "adamw"] = option("adam", "discriminator optimiser: adam, or adamw (decoupled weight decay)")
+    weight_decay_g: float | None = option(None, "generator weight decay; default: 0 for adam, 0.01 (torch's) for adamw")
+    weight_decay_d: float | None = option(None, "discriminator weight decay; default: 0 for adam, 0.01 (torch's) for adamw")
+    lr_schedule: Literal["constant", "exponential", "cosine", "linear"] = option(
+        "constant", "learning-rate schedule of both networks: constant; exponential (x lr_decay every step or epoch, "
+                    "HiFi-GAN); cosine or linear decay to 0 at the run's horizon (the steps it was started with)")
+    lr_decay: float = option(0.999, "exponential schedule: the factor per --lr-decay-unit")
+    lr_decay_unit: Literal["step", "epoch"] = option("step", "exponential schedule: decay every step or every epoch of the data")
+    lr_warmup: int = option(0, "linear learning-rate warm-up over the first N steps (any schedule); 0: none")
+    accumulate: int = option(1, "split each batch into N micro-batches whose gradients are summed before each update "
+                              "(same effective batch, less memory); must divide --batch-size")
+    n_critic: int = option(1, "discriminator updates per generator update")
+    feature_matching: float = option(0.0, "weight of the feature-matching loss (L1 between the discriminator's feature "
+                                        "maps of real and fake); needs a discriminator that returns features; 0: off")
+    aux_weights: tuple[str, ...] = option((), "NAME=WEIGHT,... for the model's or dataset's auxiliary generator losses "
+                                            "(see `gankit list`); 0 turns one off")
+    pretrain_steps: int = option(0, "MLE pre-training steps of the generator before the adversarial steps "
                                   "(models with pretrain_loss: text); 0: none")
-    pretrain_lr: float = _opt(1e-3, "generator learning rate (Adam) during MLE pre-training")
-    augment: str = _opt("", "differentiable augmentation of D's inputs, real and fake alike (DiffAugment; "
+    pretrain_lr: float = option(1e-3, "generator learning rate (Adam) during MLE pre-training")
+    augment: str = option("", "differentiable augmentation of D's inputs, real and fake alike (DiffAugment; "
                              "image: comma-separated color,translation,cutout); empty: off")
-    ema_decay: float = _opt(0.999, "generator EMA decay; 0 turns the EMA off")
-    grad_clip: float = _opt(0.0, "clip each network's gradient norm to this; 0: off")
-    device: str = _opt("auto", "auto|cpu|cuda|cuda:N|mps")
-    precision: Literal["32", "bf16", "16"] = _opt("32", "32, bf16 (autocast) or 16 (autocast + GradScaler)")
-    seed: int = _opt(0, "random seed (weights, latents, data order)")
-    out: str | None = _opt(None, "run directory; default: runs/DOMAIN-MODEL-TIME")
-    resume: bool = _opt(False, "continue the run in --out from its last checkpoint")
-    log_every: int = _opt(50, "read losses and write metrics.jsonl every N steps")
-    sample_every: int = _opt(500, "write a preview every N steps; 0: only at the end")
-    checkpoint_every: int = _opt(1000, "write a checkpoint every N steps (and at the end)")
-    keep_last: int = _opt(3, "keep the N newest step checkpoints besides last.pt; 0: keep all")
-    max_minutes: float | None = _opt(
+    ema_decay: float = option(0.999, "generator EMA decay; 0 turns the EMA off")
+    grad_clip: float = option(0.0, "clip each network's gradient norm to this; 0: off")
+    device: str = option("auto", "auto|cpu|cuda|cuda:N|mps")
+    precision: Literal["32", "bf16", "16"] = option("32", "32, bf16 (autocast) or 16 (autocast + GradScaler)")
+    seed: int = option(0, "random seed (weights, latents, data order)")
+    out: str | None = option(None, "run directory; default: runs/DOMAIN-MODEL-TIME")
+    resume: bool = option(False, "continue the run in --out from its last checkpoint")
+    overwrite: bool = option(False, "replace the gankit run already in --out (never a folder that is not a gankit run)")
+    log_every: int = option(50, "read losses and write metrics.jsonl every N steps")
+    sample_every: int = option(500, "write a preview every N steps; 0: only at the end")
+    checkpoint_every: int = option(1000, "write a checkpoint every N steps (and at the end)")
+    keep_last: int = option(3, "keep the N newest step checkpoints besides last.pt; 0: keep all")
+    max_minutes: float | None = option(
         None, "stop cleanly (with a checkpoint) after this wall-clock budget; 0: no budget (turns a preset's off)")
-    eval_every: int = _opt(0, "score the run with the domain's primary metric every N steps and keep best.pt; 0: off")
-    eval_samples: int = _opt(1000, "samples per evaluation during training")
-    preset: str | None = _opt(None, "a named recipe of the model (see `gankit list`)")
-    num_preview: int = _opt(64, "samples in each preview (conditional models with up to 16 classes: one row of "
+    eval_every: int = option(0, "score the run with the domain's primary metric every N steps and keep best.pt; 0: off")
+    eval_samples: int = option(1000, "samples per evaluation during training")
+    preset: str | None = option(None, "a named recipe of the model (see `gankit list`)")
+    num_preview: int = option(64, "samples in each preview (conditional models with up to 16 classes: one row of "
                                 "each class instead)")
-    num_workers: int = _opt(0, "DataLoader workers for datasets not held in memory (kept alive for the whole run)")
-    prefetch: int = _opt(2, "CUDA: batches copied to the device ahead of the one being trained on (data not on the GPU)")
-    channels_last: Literal["auto", "on", "off"] = _opt(
+    num_workers: int = option(0, "DataLoader workers for datasets not held in memory (kept alive for the whole run)")
+    prefetch: int = option(2, "CUDA: batches copied to the device ahead of the one being trained on (data not on the GPU)")
+    channels_last: Literal["auto", "on", "off"] = option(
         "auto", "channels-last memory format for images and convolutions; auto: on for CUDA with a 2-D convolutional model"
     )
-    compile: bool = _opt(False, "torch.compile the forward passes and losses of both phases (penalty passes stay eager)")
-    cuda_graphs: bool = _opt(False, "CUDA: capture each phase (forward, backward, optimiser step) in a CUDA graph and replay it")
-    on_nan: Literal["stop", "skip", "rollback"] = _opt(
+    compile: bool = option(False, "torch.compile the forward passes and losses of both phases (penalty passes stay eager)")
+    cuda_graphs: bool = option(False, "CUDA: capture each phase (forward, backward, optimiser step) in a CUDA graph and replay it")
+    on_nan: Literal["stop", "skip", "rollback"] = option(
         "stop", "on a non-finite loss: stop (default), skip the update (on the device, no sync), or roll back to the last checkpoint"
     )
-    quiet: bool = _opt(False, "no progress bar, messages or warnings: only the result line and errors")
-    log_format: Literal["text", "json"] = _opt(
+    quiet: bool = option(False, "no progress bar, messages or warnings: only the result line and errors")
+    log_format: Literal["text", "json"] = option(
         "text", "console log: text (a progress bar or plain lines on stderr) or json (one JSON object a line on stdout)"
     )
-    callbacks: tuple[str, ...] = _opt((), "listeners on training events to turn on, by name, comma-separated (see `gankit list`)")
-    tensorboard: bool = _opt(False, "write TensorBoard event files to RUN/tensorboard (pip install 'gankit[tensorboard]')")
+    callbacks: tuple[str, ...] = option((), "listeners on training events to turn on, by name, comma-separated (see `gankit list`)")
+    tensorboard: bool = option(False, "write TensorBoard event files to RUN/tensorboard (pip install 'gankit[tensorboard]')")
 
     def __post_init__(self) -> None:
         checks = [
@@ -107,6 +121,14 @@ class TrainConfig:
             (self.num_workers >= 0, "num_workers", "must be 0 or positive"),
             (self.prefetch >= 0, "prefetch", "must be 0 or positive"),
             (all(0 <= b < 1 for b in self.betas_g + self.betas_d), "betas", "must be in [0, 1)"),
+            (self.weight_decay_g is None or 0 <= self.weight_decay_g < math.inf, "weight_decay_g", "must be non-negative"),
+            (self.weight_decay_d is None or 0 <= self.weight_decay_d < math.inf, "weight_decay_d", "must be non-negative"),
+            (0 < self.lr_decay <= 1, "lr_decay", "must be in (0, 1]"),
+            (self.lr_warmup >= 0, "lr_warmup", "must be 0 (none) or positive"),
+            (self.accumulate >= 1, "accumulate", "must be at least 1"),
+            (self.batch_size % max(self.accumulate, 1) == 0, "accumulate",
+             f"must divide --batch-size {self.batch_size} into equal micro-batches"),
+            (0 <= self.feature_matching < math.inf, "feature_matching", "must be 0 (off) or positive"),
         ]
         for ok, name, message in checks:
             if not ok:
@@ -118,23 +140,31 @@ ENGINE_KEYS = frozenset(fields_of(TrainConfig))
 # Options that may differ when a run is resumed: they change how it runs, not what it trains.
 RESUMABLE_KEYS = frozenset(
     {"steps", "max_minutes", "device", "log_every", "sample_every", "checkpoint_every", "keep_last",
-     "num_workers", "quiet", "out", "resume", "num_preview", "eval_every", "eval_samples", "on_nan",
+     "num_workers", "quiet", "out", "resume", "overwrite", "num_preview", "eval_every", "eval_samples", "on_nan",
      "log_format", "callbacks", "tensorboard", "prefetch", "channels_last", "compile", "cuda_graphs"}
 )
 
 
+# Keys of a stored configuration that describe a run rather than set an option.
+RECORD_KEYS = frozenset({"model_options", "dataset_options", "provenance", "data_info", "effective"})
+
+
 @dataclass(frozen=True)
 class ResolvedConfig:
-    """A run's full configuration: engine options plus the model's and dataset's options."""
+    """A run's full configuration: engine options plus the model's and dataset's options,
+    and ``effective``: the values the engine will use where an option leaves a choice
+    (``--penalty auto``, default weights, the auxiliary losses and their weights)."""
 
     train: TrainConfig
     model_options: Any
     dataset_options: Any
+    effective: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = options_to_dict(self.train)
         data["model_options"] = options_to_dict(self.model_options)
         data["dataset_options"] = options_to_dict(self.dataset_options)
+        data["effective"] = dict(self.effective)
         return data
 
 
@@ -171,7 +201,70 @@ def resolve_config(
     for layer in (*model_layers, file_layer, explicit):
         merged.update({key.replace("-", "_"): value for key, value in layer.items() if value is not None})
     merged.update(domain=domain.name, model=model.name, dataset=dataset.name)
-    return split_options(merged, model, dataset)
+    return _resolved(registry, merged, model, dataset)
+
+
+def _resolved(registry: Registry, merged: Mapping[str, Any], model: ModelSpec, dataset: DatasetSpec) -> ResolvedConfig:
+    config = split_options(merged, model, dataset)
+    return dataclasses.replace(config, effective=effective_settings(registry, config.train, model, dataset))
+
+
+def effective_settings(registry: Registry, train: TrainConfig, model: ModelSpec, dataset: DatasetSpec) -> dict[str, Any]:
+    """What the engine will do where an option leaves a choice, validated: the penalty
+    ``auto`` implies and its weight, the auxiliary losses with their weights, the optimisers'
+    weight decay, the learning-rate schedule and the micro-batch size. Stored in
+    ``config.json`` and printed by ``--dry-run``."""
+    from .penalties import PENALTIES
+
+    objective = registry.objective(train.objective)
+    penalty = (objective.penalty or "none") if train.penalty == "auto" else train.penalty
+    if penalty != "none" and penalty not in PENALTIES:
+        raise GankitError(f"unknown penalty {penalty!r}; choose one of: none, {', '.join(PENALTIES)}")
+    weight = train.penalty_weight if train.penalty_weight is not None else (
+        PENALTIES[penalty].default_weight if penalty != "none" else 0.0)
+    optimizers = {
+        net: {"type": kind, "lr": lr, "betas": list(betas),
+              "weight_decay": decay if decay is not None else (0.01 if kind == "adamw" else 0.0)}
+        for net, kind, lr, betas, decay in (("g", train.optimizer_g, train.lr_g, train.betas_g, train.weight_decay_g),
+                                            ("d", train.optimizer_d, train.lr_d, train.betas_d, train.weight_decay_d))
+    }
+    schedule: dict[str, Any] = {"type": train.lr_schedule, "warmup": train.lr_warmup}
+    if train.lr_schedule == "exponential":
+        schedule.update(decay=train.lr_decay, unit=train.lr_decay_unit)
+    return {
+        "objective": objective.name,
+        "penalty": penalty,
+        "penalty_weight": weight,
+        "penalty_every": train.penalty_every if penalty != "none" else None,
+        "feature_matching": train.feature_matching,
+        "aux_losses": aux_loss_weights(train.aux_weights, model, dataset),
+        "optimizers": optimizers,
+        "lr_schedule": schedule,
+        "micro_batch": train.batch_size // train.accumulate,
+    }
+
+
+def aux_loss_weights(overrides: Sequence[str], model: ModelSpec, dataset: DatasetSpec) -> dict[str, float]:
+    """Each auxiliary loss the model and dataset declare, with its weight after
+    ``--aux-weights NAME=W,...``."""
+    weights = {spec.name: float(spec.weight) for spec in (*model.aux_losses, *dataset.aux_losses)}
+    for entry in overrides:
+        name, sep, value = entry.partition("=")
+        name = name.strip()
+        if not sep:
+            raise GankitError(f"option 'aux_weights' expects NAME=WEIGHT entries (--aux-weights l1=45), got {entry!r}")
+        if name not in weights:
+            known = ", ".join(sorted(weights)) or "(this model and dataset declare none)"
+            raise GankitError(f"option 'aux_weights': model {model.name!r} and dataset {dataset.name!r} have no auxiliary "
+                              f"loss {name!r}; theirs are: {known}")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = math.nan
+        if not 0 <= weight < math.inf:
+            raise GankitError(f"option 'aux_weights': the weight of {name!r} must be a non-negative number, got {value!r}")
+        weights[name] = weight
+    return weights
 
 
 def split_options(merged: Mapping[str, Any], model: ModelSpec, dataset: DatasetSpec) -> ResolvedConfig:
@@ -233,7 +326,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     for key, value in data.items():
         if key in ("model_options", "dataset_options", "options") and isinstance(value, dict):
             flat.update(value)
-        elif key in ("provenance", "data_info", "resume"):
+        elif key in RECORD_KEYS or key in ("resume", "overwrite"):
             continue  # a file describes a run; continuing one is --resume's job
         else:
             flat[key.replace("-", "_")] = value
@@ -242,10 +335,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 def config_from_dict(registry: Registry, data: Mapping[str, Any]) -> ResolvedConfig:
     """Rebuild a resolved configuration stored in a checkpoint or ``config.json``."""
-    flat = {key: value for key, value in data.items() if key not in ("model_options", "dataset_options", "provenance", "data_info")}
+    flat = {key: value for key, value in data.items() if key not in RECORD_KEYS}
     flat.update(data.get("model_options", {}))
     flat.update(data.get("dataset_options", {}))
     model = registry.model(flat["domain"], flat["model"])
     dataset = registry.dataset(flat["domain"], flat["dataset"])
-    return split_options(flat, model, dataset)
+    return _resolved(registry, flat, model, dataset)
 

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from .atomic import atomic_write
+from .conditions import condition_tensors, map_condition
 from .errors import GankitError
 
 logger = logging.getLogger("gankit")
@@ -72,7 +74,7 @@ class BatchStream:
         self._resident = False  # the tensors are on the run's device
         self._tensors = self._place_tensors(dataset)
         self._loader: DataLoader | None = None
-        self._host: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None  # batches not on the device yet
+        self._host: Iterator[tuple[torch.Tensor, Any]] | None = None  # batches not on the device yet
         cuda = device.type == "cuda"
         self._prefetcher = _CudaPrefetcher(device, prefetch) if cuda and self._needs_copy else None
 
@@ -88,7 +90,7 @@ class BatchStream:
     def _needs_copy(self) -> bool:
         return not self._resident
 
-    def _place_tensors(self, dataset: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def _place_tensors(self, dataset: Any) -> tuple[torch.Tensor, Any] | None:
         storage = getattr(dataset, "storage", None)
         if storage is not None:
             self._decode = dataset.decode
@@ -102,9 +104,9 @@ class BatchStream:
             return x, y
         if x.element_size() * x.numel() <= resident_limit(self.device):
             self._resident = True
-            return x.to(self.device), y.to(self.device)
+            return x.to(self.device), map_condition(lambda t: t.to(self.device), y)
         if self.device.type == "cuda":
-            return x.pin_memory(), y.pin_memory()
+            return x.pin_memory(), map_condition(lambda t: t.pin_memory(), y)
         return x, y
 
     def _epoch_order(self, epoch: int) -> torch.Tensor:
@@ -113,8 +115,8 @@ class BatchStream:
         order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
         return order[self.rank::self.world_size]
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The next batch ``(x, y)`` on the run's device, in canonical form."""
+    def next(self) -> tuple[torch.Tensor, Any]:
+        """The next batch ``(x, cond)`` on the run's device, in canonical form."""
         if self.index >= self.batches_per_epoch:
             self.epoch += 1
             self.index = 0
@@ -128,7 +130,7 @@ class BatchStream:
             x = self._decode(x)
         return x, y
 
-    def _next_resident(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _next_resident(self) -> tuple[torch.Tensor, Any]:
         assert self._tensors is not None
         x_all, y_all = self._tensors
         if self._order is None:
@@ -138,9 +140,9 @@ class BatchStream:
             self._order = order.to(x_all.device, non_blocking=True)
         start = self.index * self.batch_size
         idx = self._order[start:start + self.batch_size]
-        return x_all.index_select(0, idx), y_all.index_select(0, idx)
+        return x_all.index_select(0, idx), map_condition(lambda t: t.index_select(0, idx), y_all)
 
-    def _next_copied(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _next_copied(self) -> tuple[torch.Tensor, Any]:
         if self._host is None:
             self._host = self._host_batches() if self._tensors is not None else self._loader_batches()
             if self._prefetcher is not None:
@@ -148,7 +150,7 @@ class BatchStream:
         if self._prefetcher is not None:
             return self._prefetcher.next()
         x, y = next(self._host)
-        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        return x.to(self.device, non_blocking=True), map_condition(lambda t: t.to(self.device, non_blocking=True), y)
 
     def _positions(self) -> Iterator[tuple[int, int]]:
         """(epoch, batch index) from the stream's position on, for ever."""
@@ -159,7 +161,7 @@ class BatchStream:
             yield epoch, index
             index += 1
 
-    def _host_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _host_batches(self) -> Iterator[tuple[torch.Tensor, Any]]:
         """Batches gathered from host tensors (into pinned memory when copying to CUDA)."""
         assert self._tensors is not None
         x_all, y_all = self._tensors
@@ -169,13 +171,9 @@ class BatchStream:
             if epoch != order_epoch:
                 order, order_epoch = self._epoch_order(epoch), epoch
             idx = order[index * self.batch_size:(index + 1) * self.batch_size]
-            x = torch.empty((len(idx), *x_all.shape[1:]), dtype=x_all.dtype, pin_memory=pin)
-            y = torch.empty((len(idx),), dtype=y_all.dtype, pin_memory=pin)
-            torch.index_select(x_all, 0, idx, out=x)
-            torch.index_select(y_all, 0, idx, out=y)
-            yield x, y
+            yield _gather(x_all, idx, pin), map_condition(lambda t: _gather(t, idx, pin), y_all)
 
-    def _loader_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _loader_batches(self) -> Iterator[tuple[torch.Tensor, Any]]:
         if self._loader is None:
             self._loader = DataLoader(
                 self.dataset,
@@ -223,9 +221,9 @@ class _CudaPrefetcher:
         self.depth = max(depth, 0)
         self.stream = torch.cuda.Stream(device)
         self.queue: collections.deque[tuple[torch.Tensor, torch.Tensor, torch.cuda.Event]] = collections.deque()
-        self.source: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None
+        self.source: Iterator[tuple[torch.Tensor, Any]] | None = None
 
-    def reset(self, source: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    def reset(self, source: Iterator[tuple[torch.Tensor, Any]]) -> None:
         self.source = source
         self.queue.clear()
 
@@ -233,12 +231,13 @@ class _CudaPrefetcher:
         assert self.source is not None
         x, y = next(self.source)
         with torch.cuda.stream(self.stream):
-            xd, yd = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            xd = x.to(self.device, non_blocking=True)
+            yd = map_condition(lambda t: t.to(self.device, non_blocking=True), y)
             ready = torch.cuda.Event()
             ready.record(self.stream)
         self.queue.append((xd, yd, ready))
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def next(self) -> tuple[torch.Tensor, Any]:
         while len(self.queue) < self.depth + 1:
             self._issue()
         x, y, ready = self.queue.popleft()
@@ -246,9 +245,15 @@ class _CudaPrefetcher:
         current.wait_event(ready)
         # Memory made on the side stream is now used on the compute stream: tell the
         # allocator, so it is not handed out again before the compute stream is done.
-        x.record_stream(current)
-        y.record_stream(current)
+        for tensor in (x, *condition_tensors(y)):
+            tensor.record_stream(current)
         return x, y
+
+
+def _gather(source: torch.Tensor, idx: torch.Tensor, pin: bool) -> torch.Tensor:
+    """Rows ``idx`` of ``source`` in a new (pinned, when copying to CUDA) tensor."""
+    out = torch.empty((len(idx), *source.shape[1:]), dtype=source.dtype, pin_memory=pin)
+    return torch.index_select(source, 0, idx, out=out)
 
 
 def resident_limit(device: torch.device) -> int:
@@ -281,15 +286,15 @@ class InMemoryDataset(Dataset):
         return x
 
     @property
-    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def tensors(self) -> tuple[torch.Tensor, Any]:
         x, y = self.storage
         return self.decode(x), y
 
     @tensors.setter
-    def tensors(self, value: tuple[torch.Tensor, torch.Tensor]) -> None:
+    def tensors(self, value: tuple[torch.Tensor, Any]) -> None:
         self.storage = tuple(value)
 
-    def rows(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def rows(self, indices: torch.Tensor) -> tuple[torch.Tensor, Any]:
         """Samples ``indices`` in canonical form, decoding only those."""
         x, y = self.storage
         return self.decode(x[indices]), y[indices]
@@ -297,7 +302,7 @@ class InMemoryDataset(Dataset):
     def __len__(self) -> int:
         return self.storage[0].shape[0]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
         x, y = self.storage
         return self.decode(x[index]), y[index]
 
@@ -338,10 +343,10 @@ def cached_decode(
         return cached
     array, notes = decode()
     try:
-        _write_atomic(array_path, lambda handle: np.save(handle, array, allow_pickle=False))
+        atomic_write(array_path, lambda handle: np.save(handle, array, allow_pickle=False))
         record = {"key": key, "kind": kind, "shape": list(array.shape), "dtype": str(array.dtype), "notes": notes,
                   "files": len(files)}
-        _write_atomic(notes_path, lambda handle: handle.write(json.dumps(record).encode("utf-8")))
+        atomic_write(notes_path, json.dumps(record))
     except OSError as exc:
         logger.warning("cannot write the cache of decoded data in %s (%s); the next run decodes again", folder, exc)
     return array, notes
@@ -371,11 +376,45 @@ def _read_cached(array_path: Path, notes_path: Path, key: str) -> tuple[np.ndarr
     return array, record.get("notes", {})
 
 
-def _write_atomic(path: Path, write: Callable[[Any], Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+
+# Records a dataset skips -------------------------------------------------------------------
+
+class SkippedRecords:
+    """What a dataset skipped while it was built (lines, files, rows it could not use), by
+    reason, with the first place each reason was met.
+
+    The pattern gankit's own datasets follow (the text plugin's lines, the audio plugin's
+    files): skip a record the data can do without, count it here, log :meth:`summary` once
+    (``logging``, not ``warnings``) and append it to the dataset's ``description``, which the
+    engine prints when training starts; raise :class:`gankit.GankitError` only when nothing
+    usable is left. ``what`` names the records in the summary (``"lines"``, ``"files"``);
+    ``total`` is how many were read (set it, or leave it None).
+    """
+
+    def __init__(self, what: str = "records", total: int | None = None):
+        self.what = what
+        self.total = total
+        self._reasons: dict[str, list[Any]] = {}  # reason -> [count, where it was first met]
+
+    def add(self, reason: str, where: Any = None) -> None:
+        """Count one skipped record: why (``"not UTF-8"``), and where (``"line 7"``, a path)."""
+        entry = self._reasons.setdefault(reason, [0, where])
+        entry[0] += 1
+
+    @property
+    def count(self) -> int:
+        return sum(count for count, _ in self._reasons.values())
+
+    def __bool__(self) -> bool:
+        return bool(self._reasons)
+
+    def summary(self) -> str:
+        """``"skipped 3 of 120 lines: 2 not UTF-8 (first: line 7), 1 empty (first: line 9)"``,
+        or ``""`` when nothing was skipped."""
+        if not self._reasons:
+            return ""
+        of = f" of {self.total}" if self.total is not None else ""
+        parts = [f"{count} {reason}" + (f" (first: {where})" if where is not None else "")
+                 for reason, (count, where) in self._reasons.items()]
+        return f"skipped {self.count}{of} {self.what}: " + ", ".join(parts)

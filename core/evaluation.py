@@ -17,9 +17,11 @@ import torch
 from torch import nn
 
 from .cache import cache_dir
+from .conditions import map_condition, stack_conditions
 from .errors import GankitError
 from .options import options_to_dict
 from .registry import Registry, get_registry
+from .samples import canonical_cpu
 from .specs import DataInfo, EvalContext, MetricSpec
 
 CHUNK = 256
@@ -57,18 +59,17 @@ def real_subset(dataset: Any, n: int, seed: int) -> tuple[torch.Tensor, torch.Te
     indices = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
     if callable(getattr(dataset, "rows", None)):  # gankit.data.InMemoryDataset: decodes only these
         x, y = dataset.rows(indices)
-        return canonical_cpu(x), y.long()
+        return canonical_cpu(x), _conditions_cpu(y)
     tensors = getattr(dataset, "tensors", None)
     if tensors is not None:
-        return canonical_cpu(tensors[0][indices]), tensors[1][indices].long()
+        return canonical_cpu(tensors[0][indices]), _conditions_cpu(map_condition(lambda t: t[indices], tensors[1]))
     items = [dataset[int(i)] for i in indices]
-    return canonical_cpu(torch.stack([x for x, _ in items])), torch.as_tensor([int(y) for _, y in items], dtype=torch.long)
+    return canonical_cpu(torch.stack([x for x, _ in items])), _conditions_cpu(stack_conditions([y for _, y in items]))
 
 
-def canonical_cpu(batch: torch.Tensor) -> torch.Tensor:
-    """A batch on the CPU in float32 (bf16/fp16 outputs widened); integer batches (text
-    token ids) keep their dtype."""
-    return (batch.float() if batch.is_floating_point() else batch).cpu()
+def _conditions_cpu(cond: Any) -> Any:
+    """Conditions on the CPU; class ids as int64 (what the metrics compare labels in)."""
+    return map_condition(lambda t: t.cpu().float() if t.is_floating_point() else t.cpu().long(), cond)
 
 
 @torch.no_grad()
@@ -81,8 +82,9 @@ def generate(generator: nn.Module, n: int, seed: int, device: torch.device,
     chunks = []
     for start in range(0, n, CHUNK):
         size = min(CHUNK, n - start)
-        z = generator.sample_latent(size, device="cpu", generator=latent_rng).to(device)
-        chunk_labels = labels[start:start + size].to(device) if labels is not None else None
+        z = generator.sample_latent(size, device="cpu", generator=latent_rng)
+        z = z.to(device) if z is not None else None
+        chunk_labels = map_condition(lambda t: t[start:start + size].to(device), labels)
         chunks.append(canonical_cpu(generator.generate(z, chunk_labels)))
     generator.train(was_training)
     return torch.cat(chunks)
@@ -110,6 +112,8 @@ def score(
     if getattr(generator, "num_classes", 0) > 0:
         labelled = real_labels >= 0
         fake_labels = torch.where(labelled, real_labels, torch.arange(n) % generator.num_classes)
+    elif getattr(generator, "conditional", False):  # conditioned on tensors: the real subset's conditions
+        fake_labels = real_labels
     fake = generate(generator, n, seed + 1, device, fake_labels)
     was_training = generator.training
     generator.eval()  # metrics that use the generator itself (context.generator) see it in eval mode

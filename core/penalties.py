@@ -10,12 +10,13 @@ Penalties are returned unweighted; the engine multiplies by the user's weight or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING, Callable
 
 from .errors import GankitError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import Tensor, nn
 
 
 def gradient_penalty(
@@ -30,6 +31,8 @@ def gradient_penalty(
     ``mean((‖∇ D(x̂)‖₂ - 1)²)`` at ``x̂ = real + α (fake - real)``, ``α ~ U[0, 1]`` per
     sample, enforcing the critic's 1-Lipschitz constraint softly along lines between real
     and fake samples."""
+    import torch
+
     real, fake = real.detach(), fake.detach()
     if real.shape != fake.shape:
         raise ValueError(f"gradient penalty needs real and fake of one shape; got {tuple(real.shape)} and {tuple(fake.shape)}")
@@ -53,8 +56,12 @@ def r1_penalty(discriminator: Callable[..., Tensor], real: Tensor, labels: Tenso
 
 
 def _input_gradient(discriminator: Callable[..., Tensor], x: Tensor, labels: Tensor | None) -> Tensor:
-    logits = discriminator(x, labels)
-    (grad,) = torch.autograd.grad(logits.float().sum(), x, create_graph=True)
+    """The gradient of the sum of D's logits (every head's) with respect to its input."""
+    import torch
+
+    from .models import logit_sum
+
+    (grad,) = torch.autograd.grad(logit_sum(discriminator(x, labels)), x, create_graph=True)
     return grad
 
 
@@ -108,4 +115,6 @@ def compute_penalty(
 
 def has_batchnorm(module: nn.Module) -> bool:
     """Whether any BatchNorm layer (1d/2d/3d, lazy or synchronised) is inside ``module``."""
+    from torch import nn
+
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())

@@ -10,12 +10,13 @@ import torch
 from torch import nn
 
 from .checkpoint import find_checkpoint, load_checkpoint, run_dir_of
+from .conditions import condition_size, condition_tensors, map_condition
 from .config import ResolvedConfig, config_from_dict
 from .devices import resolve_device
 from .errors import GankitError
-from .evaluation import canonical_cpu
 from .registry import Registry, get_registry
 from .rundir import read_metrics
+from .samples import canonical_cpu
 from .specs import DataInfo, DomainSpec
 
 SAMPLE_CHUNK = 256
@@ -55,21 +56,74 @@ class Run:
         return read_metrics(self.dir)
 
     @torch.no_grad()
-    def sample(self, n: int, *, seed: int = 0, labels: torch.Tensor | int | None = None) -> torch.Tensor:
+    def sample(self, n: int | None = None, *, seed: int = 0, labels: torch.Tensor | int | None = None,
+               conditions: Any = None) -> torch.Tensor:
         """``n`` samples in the domain's canonical form, on the CPU. The same ``seed`` gives
         the same samples. ``labels`` (one int or a tensor of ``n``) picks classes of a
-        conditional model; by default classes cycle."""
-        if n < 1:
-            raise GankitError(f"the number of samples must be at least 1, got {n}")
+        class-conditional model; by default classes cycle. A model conditioned on tensors
+        needs ``conditions``: one per sample (a tensor with a row each, a dict of such
+        tensors, or a file :meth:`read_conditions` reads); ``n`` defaults to their count."""
+        n, cond = self._conditions(n, labels, conditions)
         generator = torch.Generator(device="cpu").manual_seed(seed)
-        label_tensor = self._labels(n, labels)
         chunks = []
         for start in range(0, n, SAMPLE_CHUNK):
             size = min(SAMPLE_CHUNK, n - start)
-            z = self.generator.sample_latent(size, device="cpu", generator=generator).to(self.device)
-            chunk_labels = label_tensor[start:start + size].to(self.device) if label_tensor is not None else None
-            chunks.append(canonical_cpu(self.generator.generate(z, chunk_labels)))
+            z = self.generator.sample_latent(size, device="cpu", generator=generator)
+            z = z.to(self.device) if z is not None else None
+            chunk_cond = map_condition(lambda t: t[start:start + size].to(self.device), cond)
+            chunks.append(canonical_cpu(self.generator.generate(z, chunk_cond)))
         return torch.cat(chunks)
+
+    def read_conditions(self, path: str | Path) -> Any:
+        """Conditions from a file: what the domain reads (``DomainSpec.read_conditions``: a
+        vocoder reads audio), else a ``.npy`` array with one condition per row or a ``.npz``
+        of named arrays (a dict condition)."""
+        import numpy as np
+
+        path = Path(path)
+        if not path.is_file():
+            raise GankitError(f"conditions file {str(path)!r} does not exist")
+        if self.domain.read_conditions is not None:
+            return self.domain.read_conditions(path, self.info)
+        try:
+            if path.suffix.lower() == ".npz":
+                with np.load(path, allow_pickle=False) as arrays:
+                    return {name: torch.from_numpy(arrays[name].copy()) for name in arrays.files}
+            if path.suffix.lower() == ".npy":
+                return torch.from_numpy(np.load(path, allow_pickle=False))
+        except (OSError, ValueError) as exc:
+            raise GankitError(f"cannot read conditions from {str(path)!r}: {exc}") from None
+        raise GankitError(f"conditions file {str(path)!r}: domain {self.config.train.domain!r} reads conditions "
+                          f"from .npy (one row per sample) or .npz (named arrays) files")
+
+    def _conditions(self, n: int | None, labels: torch.Tensor | int | None, conditions: Any) -> tuple[int, Any]:
+        """The sample count and the batched condition to generate from."""
+        if isinstance(conditions, (str, Path)):
+            conditions = self.read_conditions(conditions)
+        if conditions is None:
+            if n is None:
+                raise GankitError("give the number of samples (or conditions to sample from)")
+            if n < 1:
+                raise GankitError(f"the number of samples must be at least 1, got {n}")
+            if self.generator.conditional and self.generator.num_classes == 0:
+                raise GankitError("this run's model generates from conditions: pass conditions "
+                                  "(`gankit sample --conditions FILE`, or conditions=... in Python)")
+            return n, self._labels(n, labels)
+        if labels is not None:
+            raise GankitError("give labels or conditions, not both")
+        if not self.generator.conditional:
+            raise GankitError("this run's model is not conditional; it cannot sample from conditions")
+        count = condition_size(conditions)
+        if count is None or any(not isinstance(t, torch.Tensor) for t in condition_tensors(conditions)):
+            raise GankitError("conditions must be a tensor (one row per sample) or a dict of such tensors")
+        if n is not None and n != count:
+            raise GankitError(f"{count} conditions were given for {n} samples; give one condition per sample")
+        if any(t.shape[0] != count for t in condition_tensors(conditions)):
+            raise GankitError("every tensor of the conditions needs one row per sample")
+        floating = map_condition(lambda t: t.float() if t.is_floating_point() else t, conditions)
+        if self.generator.num_classes > 0:
+            return count, self._labels(count, floating)
+        return count, floating
 
     def _labels(self, n: int, labels: torch.Tensor | int | None) -> torch.Tensor | None:
         num_classes = getattr(self.generator, "num_classes", 0)
@@ -87,19 +141,21 @@ class Run:
     def save_samples(
         self,
         out: str | Path,
-        n: int,
+        n: int | None = None,
         *,
         format: Literal["native", "npy"] = "native",
         seed: int = 0,
         labels: torch.Tensor | int | None = None,
+        conditions: Any = None,
     ) -> list[Path]:
         """Write ``n`` samples to ``out``: one file each in the domain's native format, or
-        one ``samples.npy`` (with ``samples.json`` describing it)."""
+        one ``samples.npy`` (with ``samples.json`` describing it). ``labels`` and
+        ``conditions`` are :meth:`sample`'s."""
         import numpy as np
 
+        batch = self.sample(n, seed=seed, labels=labels, conditions=conditions)
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        batch = self.sample(n, seed=seed, labels=labels)
         if format == "native":
             return self.domain.write_samples(batch, out, self.info, 0)
         if format == "npy":

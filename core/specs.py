@@ -75,7 +75,9 @@ class DomainSpec:
     discriminator sees in training (DiffAugment); ``None``: the domain has none.
     ``write_run_files(run_dir, info)``, when given, writes files a run needs besides its
     checkpoints (text: the tokenizer folder); training calls it on rank 0 when a run
-    starts or resumes.
+    starts or resumes. ``read_conditions(path, info)`` reads the conditions ``gankit sample
+    --conditions PATH`` generates from, in the form the generator takes (a vocoder: a WAV
+    file's mel-spectrogram); without it only ``.npy`` files (one condition per row) are read.
     """
 
     name: str
@@ -89,6 +91,28 @@ class DomainSpec:
     from_numpy: Callable[["np.ndarray", DataInfo], "torch.Tensor"] | None = None
     make_augment: Callable[[str, DataInfo], Callable[["torch.Tensor", "torch.Generator"], "torch.Tensor"]] | None = None
     write_run_files: Callable[[Path, DataInfo], None] | None = None
+    read_conditions: Callable[[Path, DataInfo], Any] | None = None
+
+
+@dataclass(frozen=True)
+class AuxLossSpec:
+    """An auxiliary generator loss a model or dataset declares: a named, weighted term added
+    to the generator's adversarial loss (L1 on a mel-spectrogram, L1 on pixels, a
+    cross-entropy on a conditioned column).
+
+    ``build(model_options, dataset_options, info)`` returns the function
+    ``loss(real, fake, cond) -> scalar tensor`` for a run: ``real`` is the real batch,
+    ``fake`` what the generator made for the condition ``cond`` (the fake batch's
+    condition; for paired conditions the real batch's). A returned ``nn.Module`` is moved
+    to the run's device and its state is checkpointed. ``weight`` is the default weight;
+    ``--aux-weights NAME=W`` changes it (0 turns the term off). The unweighted value is
+    logged as ``aux/NAME``.
+    """
+
+    name: str
+    weight: float
+    build: Callable[[Any, Any, DataInfo], Callable[..., "torch.Tensor"]]
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,6 +125,7 @@ class ModelSpec:
     options; ``defaults`` are training options this model works best with (objective,
     learning rates, ...), applied above the engine's defaults and below a preset.
     ``presets`` are named bundles of training and model options (``--preset NAME``).
+    ``aux_losses`` are the generator's auxiliary losses (:class:`AuxLossSpec`).
     """
 
     name: str
@@ -110,6 +135,7 @@ class ModelSpec:
     options: type = NoOptions
     defaults: Mapping[str, Any] = field(default_factory=dict)
     presets: Mapping[str, "Preset"] = field(default_factory=dict)
+    aux_losses: tuple[AuxLossSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,8 +151,9 @@ class Preset:
 class DatasetSpec:
     """A source of real samples for one domain.
 
-    ``build(options, data_path)`` returns a ``torch.utils.data.Dataset`` of ``(x, y)`` pairs
-    with an ``info`` attribute (:class:`DataInfo`). A dataset that holds everything in
+    ``build(options, data_path)`` returns a ``torch.utils.data.Dataset`` of ``(x, cond)``
+    pairs with an ``info`` attribute (:class:`DataInfo`); ``cond`` is an integer class (-1:
+    unlabelled), a tensor or a dict of tensors (see :mod:`gankit.conditions`). A dataset that holds everything in
     memory may also expose ``tensors = (x_all, y_all)`` in canonical form; the engine then
     gathers batches by indexing instead of going through a DataLoader. One that stores
     samples compactly (images as uint8) exposes ``storage = (stored_x, y_all)`` and
@@ -134,7 +161,8 @@ class DatasetSpec:
     the engine indexes the storage and decodes each batch on the device; ``tensors`` and
     items stay canonical. A ``description`` string attribute,
     if present, is printed when training starts (which split, how many samples). ``data_path`` is ``--data`` or
-    ``None``; ``needs_data`` says the dataset cannot work without it.
+    ``None``; ``needs_data`` says the dataset cannot work without it. ``aux_losses`` are
+    auxiliary generator losses the data implies (:class:`AuxLossSpec`).
     """
 
     name: str
@@ -143,6 +171,7 @@ class DatasetSpec:
     build: Callable[[Any, Path | None], "Dataset"]
     options: type = NoOptions
     needs_data: bool = False
+    aux_losses: tuple[AuxLossSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,8 +198,10 @@ class EvalContext:
     """What a metric may use besides the generated samples.
 
     ``real`` are ``n`` real samples drawn at random (seeded) from the dataset, in canonical
-    form on the CPU, with their ``real_labels`` (-1 when unlabelled). ``fake_labels`` are
-    the labels the fake samples were generated for (conditional models), else None.
+    form on the CPU, with their ``real_labels``: their conditions (class ids, -1 when
+    unlabelled; or tensors / dicts of tensors). ``fake_labels`` are the conditions the fake
+    samples were generated for (conditional models: for tensor conditions, the real
+    subset's own), else None.
     ``dataset`` is the whole training dataset, for metrics that fit something to it (a
     feature network, an n-gram model); ``dataset_key`` identifies it stably (name, options,
     data path) so what a metric fits can be cached under ``cache_dir``. ``generator`` is

@@ -39,3 +39,18 @@ def gauss_plugin():
         yield plugin
     finally:
         pm.unregister(name="gauss-test-plugin")
+
+
+@pytest.fixture
+def paired_plugin():
+    """The paired, tensor-conditioned test plugin (Engine 2's contract), for one test."""
+    import paired_plugin as plugin
+
+    from gankit.registry import plugin_manager
+
+    pm = plugin_manager()
+    pm.register(plugin, name="paired-test-plugin")
+    try:
+        yield plugin
+    finally:
+        pm.unregister(name="paired-test-plugin")

@@ -11,7 +11,7 @@ import torch
 
 from gankit.config import resolve_config
 from gankit.registry import get_registry
-from gankit.training import train_run
+from gankit.engine import train_run
 
 out, steps = Path(sys.argv[1]), int(sys.argv[2])
 resume = len(sys.argv) > 3 and sys.argv[3] == "resume"

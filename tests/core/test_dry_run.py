@@ -69,8 +69,8 @@ def test_every_train_option_is_a_toml_key(field, tmp_path):
     lines = {"domain": '"image"', field.name: _toml(value)}
     path.write_text("".join(f"{key} = {text}\n" for key, text in lines.items()), encoding="utf-8")
     resolved = resolve_config(get_registry(), {}, path).to_dict()
-    if field.name == "resume":
-        assert resolved["resume"] is False  # accepted and ignored: continuing a run is --resume's job
+    if field.name in ("resume", "overwrite"):
+        assert resolved[field.name] is False  # accepted and ignored: continuing or replacing a run is the command's job
     else:
         assert resolved[field.name] == (list(value) if isinstance(value, tuple) else value), field.name
 

@@ -68,7 +68,7 @@ def test_bad_policies_are_one_line_errors():
 def test_training_augments_every_discriminator_input_and_resumes_exactly(tmp_path, monkeypatch):
     from gankit.config import resolve_config
     from gankit.registry import get_registry
-    from gankit.training import train_run
+    from gankit.engine import train_run
 
     options = dict(domain="image", model="mlp", dataset="shapes", count=64, steps=6, batch_size=16, log_every=2,
                    checkpoint_every=3, sample_every=0, penalty="r1", quiet=True, seed=4)

@@ -25,7 +25,10 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .errors import GankitError
+from ..errors import GankitError
+from .stopping import Stopping
+from .losslog import LossLog
+from .optim import build_optimizer
 
 
 class Pretraining:
@@ -42,7 +45,8 @@ class Pretraining:
         self.world = world
         self.total = int(cfg.pretrain_steps)
         self.step = 0
-        self.optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.pretrain_lr, betas=(0.9, 0.999), fused=True)
+        self.optimizer = build_optimizer(generator.parameters(), {"type": "adam", "lr": cfg.pretrain_lr,
+                                                                  "betas": (0.9, 0.999), "weight_decay": 0.0})
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision.use_scaler)
 
     @property
@@ -80,7 +84,7 @@ class Pretraining:
         *,
         log: Callable[[dict[str, Any]], None],
         progress: Any,
-        deadline: float,
+        stopping: Stopping,
         elapsed: Callable[[], float],
         ema: nn.Module | None,
     ) -> bool:
@@ -89,10 +93,10 @@ class Pretraining:
         ``log`` takes each metrics record, ``elapsed()`` is the run's time so far."""
         cfg, world, generator = self.cfg, self.world, self.generator
         progress.message(f"MLE pre-training of the generator: steps {self.step}..{self.total}")
-        pending: list[torch.Tensor] = []
+        losses = LossLog(world, self.device)
         since_log, last_log_time = 0, time.monotonic()
         while not self.done:
-            real, _labels = stream.next()
+            real, _cond = stream.next()
             with self.precision.autocast(self.device):
                 loss = generator.pretrain_loss(real)
             self.optimizer.zero_grad(set_to_none=True)
@@ -103,15 +107,13 @@ class Pretraining:
                 nn.utils.clip_grad_norm_(generator.parameters(), cfg.grad_clip)
             self.scaler.step(self.optimizer)
             self.scaler.update()
-            pending.append(loss.detach())
+            losses.add("mle_loss", loss.detach())
             self.step += 1
             since_log += 1
 
-            out_of_time = time.monotonic() >= deadline
-            if world.active and cfg.max_minutes:  # ranks agree on stopping, at log steps
-                out_of_time = world.any(out_of_time, self.device) if self.step % cfg.log_every == 0 else False
+            out_of_time = stopping.reached(self.step)
             if self.step % cfg.log_every == 0 or self.done or out_of_time:
-                mle_loss = float(world.mean(torch.stack(pending).float().mean()))
+                mle_loss = losses.reduce()["mle_loss"]
                 if not math.isfinite(mle_loss):
                     raise GankitError(f"non-finite MLE loss in pre-training before step {self.step}; the last good "
                                       f"checkpoint is RUN/checkpoints/last.pt; try a lower --pretrain-lr or --grad-clip")
@@ -121,11 +123,10 @@ class Pretraining:
                      "steps_per_s": steps_per_s, "time": round(elapsed(), 3)})
                 progress.message(f"pre-training {self.step}/{self.total} mle_loss={mle_loss:.4g} "
                                  f"steps_per_s={steps_per_s:.4g}")
-                pending.clear()
                 since_log, last_log_time = 0, now
             if out_of_time and not self.done:
                 progress.message(f"stopping in pre-training at step {self.step} of {self.total}: "
-                                 f"--max-minutes {cfg.max_minutes} reached")
+                                 f"{stopping.reason()}")
                 _copy_into(ema, generator)
                 return True
             if self.done or self.step % cfg.checkpoint_every == 0:
