@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gankit.testing import check_domain, check_registration_is_light, gankit_check  # noqa: F401 (a fixture)
+from gankit.testing import check_domain, check_registration_is_light
 
 
 def test_the_plugin_loads_from_its_entry_point():
