@@ -72,7 +72,8 @@ class BatchStream:
         self._order: torch.Tensor | None = None  # this epoch's order, on the device the data is on
         self._decode: Callable[[torch.Tensor], torch.Tensor] | None = None
         self._resident = False  # the tensors are on the run's device
-        self._tensors = self._place_tensors(dataset)
+        self._draw: Callable[[int, torch.Generator], tuple[torch.Tensor, Any]] | None = getattr(dataset, "draw", None)
+        self._tensors = self._place_tensors(dataset) if self._draw is None else None
         self._loader: DataLoader | None = None
         self._host: Iterator[tuple[torch.Tensor, Any]] | None = None  # batches not on the device yet
         cuda = device.type == "cuda"
@@ -81,7 +82,9 @@ class BatchStream:
     @property
     def mode(self) -> str:
         """``resident`` (batched where the data lives), ``pinned`` (gathered on the host and
-        copied) or ``loader`` (a DataLoader)."""
+        copied), ``loader`` (a DataLoader) or ``draw`` (the dataset draws each batch)."""
+        if self._draw is not None:
+            return "draw"
         if self._tensors is None:
             return "loader"
         return "pinned" if self._needs_copy else "resident"
@@ -121,7 +124,9 @@ class BatchStream:
             self.epoch += 1
             self.index = 0
             self._order = None
-        if self._needs_copy:
+        if self._draw is not None:
+            x, y = self._next_drawn()
+        elif self._needs_copy:
             x, y = self._next_copied()
         else:
             x, y = self._next_resident()
@@ -129,6 +134,15 @@ class BatchStream:
         if self._decode is not None:
             x = self._decode(x)
         return x, y
+
+    def _next_drawn(self) -> tuple[torch.Tensor, Any]:
+        """A batch the dataset draws itself (``dataset.draw(batch_size, generator)``), from a
+        generator seeded by the stream's position: the same batches after a resume, and
+        different ones on every rank."""
+        assert self._draw is not None
+        position = ((self.seed * 1_000_003 + self.epoch) * 1_000_033 + self.index) * 1024 + self.rank
+        x, y = self._draw(self.batch_size, torch.Generator().manual_seed(position % 2**63))
+        return x.to(self.device, non_blocking=True), map_condition(lambda t: t.to(self.device, non_blocking=True), y)
 
     def _next_resident(self) -> tuple[torch.Tensor, Any]:
         assert self._tensors is not None

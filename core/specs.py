@@ -161,7 +161,12 @@ class DatasetSpec:
     the engine indexes the storage and decodes each batch on the device; ``tensors`` and
     items stay canonical. A ``description`` string attribute,
     if present, is printed when training starts (which split, how many samples). ``data_path`` is ``--data`` or
-    ``None``; ``needs_data`` says the dataset cannot work without it. ``aux_losses`` are
+    ``None``; ``needs_data`` says the dataset cannot work without it. A dataset whose
+    batches are not uniform shuffles (training-by-sampling, class-balanced batches, random
+    segments of long recordings) defines ``draw(batch_size, generator) -> (x, cond)``: the
+    engine then asks it for each batch, with a ``torch.Generator`` seeded by the stream's
+    position (so a resumed run draws the same batches) and never shuffles it itself; an
+    epoch is still ``len(dataset) // batch_size`` batches. ``aux_losses`` are
     auxiliary generator losses the data implies (:class:`AuxLossSpec`).
     """
 

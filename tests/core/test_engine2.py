@@ -232,3 +232,37 @@ def test_class_conditional_checkpoints_from_before_engine_2_still_load_and_resum
     assert old.sample(4, labels=3).shape == (4, 1, 28, 28)
     resumed = gankit.train("image", steps=6, out=str(run.dir), resume=True, **options)
     assert resumed.step == 6
+
+
+class _Drawn(torch.utils.data.Dataset):
+    """Points whose batches the dataset draws itself: only rows 0..9 of 100, in pairs."""
+
+    def __init__(self):
+        from gankit.specs import DataInfo
+
+        self.x = torch.arange(100, dtype=torch.float32).unsqueeze(1)
+        self.info = DataInfo(shape=(1,), value_range=None)
+
+    def __len__(self) -> int:
+        return 100
+
+    def __getitem__(self, i: int):
+        return self.x[i], -1
+
+    def draw(self, batch_size: int, generator: torch.Generator):
+        idx = torch.randint(10, (batch_size,), generator=generator)
+        return self.x[idx], torch.full((batch_size,), -1)
+
+
+def test_a_dataset_that_draws_its_batches_is_asked_for_each_one_resumably():
+    from gankit.data import BatchStream
+
+    stream = BatchStream(_Drawn(), 8, seed=1, device=torch.device("cpu"))
+    assert stream.mode == "draw"
+    batches = [stream.next()[0] for _ in range(30)]
+    assert all(float(b.max()) < 10 for b in batches) and stream.epoch == 2  # 12 batches an epoch
+    again = BatchStream(_Drawn(), 8, seed=1, device=torch.device("cpu"))
+    again.load_state_dict({"epoch": 1, "index": 2, "seed": 1})
+    assert torch.equal(again.next()[0], batches[14])
+    other_rank = BatchStream(_Drawn(), 8, seed=1, device=torch.device("cpu"), rank=1, world_size=2)
+    assert not torch.equal(other_rank.next()[0], batches[0])
