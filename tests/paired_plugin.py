@@ -12,7 +12,6 @@ the ``paired_plugin`` fixture; it uses only public hooks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from torch import nn
 from gankit.hookspecs import hookimpl
 from gankit.models import DiscriminatorOutput, Generator
 from gankit.specs import AuxLossSpec, DatasetSpec, DataInfo, DomainSpec, ModelSpec
+from gauss_plugin import write_preview, write_samples  # points written one per line, as the gauss domain does
 
 W = torch.tensor([[1.0, -2.0, 0.5], [0.0, 1.5, -1.0]])  # x = W c + noise
 COND_DIM = 3
@@ -111,22 +111,6 @@ def paired_l1(model_options: Any, dataset_options: Any, info: DataInfo):
     def loss(real: torch.Tensor, fake: torch.Tensor, cond: Any) -> torch.Tensor:
         return (fake.float() - real.float()).abs().mean()
     return loss
-
-
-def write_samples(batch: torch.Tensor, out_dir: Path, info: DataInfo, start: int = 0) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, point in enumerate(batch.tolist()):
-        path = out_dir / f"sample-{start + i:05d}.txt"
-        path.write_text(" ".join(f"{v:.6f}" for v in point) + "\n")
-        paths.append(path)
-    return paths
-
-
-def write_preview(batch: torch.Tensor, path: Path, info: DataInfo) -> Path:
-    target = path.with_name(path.name + ".txt")
-    target.write_text("\n".join(" ".join(f"{v:.4f}" for v in p) for p in batch.tolist()) + "\n")
-    return target
 
 
 def from_numpy(array: np.ndarray, info: DataInfo) -> torch.Tensor:
