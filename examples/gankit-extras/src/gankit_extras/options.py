@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from gankit.options import check_bounds, option
 
 
 @dataclass(frozen=True)
 class ResMLPOptions:
-    latent_dim: int = field(default=64, metadata={"help": "size of the generator's standard-normal latent vector"})
-    width: int = field(default=256, metadata={"help": "width of the residual stream in G and D"})
-    blocks: int = field(default=2, metadata={"help": "residual blocks in G and in D"})
-    conditional: bool = field(default=False, metadata={"help": "condition on the dataset's class labels"})
+    latent_dim: int = option(64, "size of the generator's standard-normal latent vector", ge=1)
+    width: int = option(256, "width of the residual stream in G and D", ge=1)
+    blocks: int = option(2, "residual blocks in G and in D", ge=1)
+    conditional: bool = option(False, "condition on the dataset's class labels")
 
     def __post_init__(self) -> None:
-        for name in ("latent_dim", "width", "blocks"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_bounds(self)
