@@ -57,6 +57,16 @@ def _resumed_config(registry: Registry, state: dict[str, Any], options: dict[str
     change what is trained (anything outside RESUMABLE_KEYS) must keep their value."""
     stored = config_from_dict(registry, state["config"])
     data = stored.to_dict()
+    out = options.get("out")
+    if options.get("domain") not in (None, data["domain"]):
+        raise GankitError(f"the run in {out} trains domain {data['domain']!r}, not {options['domain']!r}; continue "
+                          f"it with `gankit train {data['domain']} --out {out} --resume`, or start a new run with "
+                          f"another --out")
+    for key in ("model", "dataset"):  # before the options, which are the stored model's and dataset's
+        if options.get(key) not in (None, data[key]):
+            raise GankitError(f"the {key} cannot change when resuming: the run in {out} trains {key} {data[key]!r}, "
+                              f"not {options[key]!r}; drop --{key} to continue it, or start a new run with another "
+                              f"--out")
     for key, value in options.items():
         key = key.replace("-", "_")
         section = next((name for name in ("model_options", "dataset_options") if key in data[name]), None)

@@ -114,8 +114,12 @@ def feature_net(
             _LOADED[memo] = fallback()
             return _LOADED[memo]
         state = fit(x, y)
-        save_checkpoint(state, path)
-        logger.info("trained %s (held-out accuracy %.3f); cached in %s", what, state["accuracy"], path)
+        try:
+            save_checkpoint(state, path)
+            logger.info("trained %s (held-out accuracy %.3f); cached in %s", what, state["accuracy"], path)
+        except OSError as exc:  # a full or read-only cache costs the training next time, nothing more
+            logger.warning("cannot cache %s in %s (%s); it is trained again next time", what, path,
+                           getattr(exc, "strerror", None) or exc)
     _LOADED[memo] = restore(state, path)
     return _LOADED[memo]
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
+import os
 import shlex
 import sys
 import typing
@@ -92,7 +94,8 @@ def _domain_help(registry: Registry, domain_name: str) -> str:
         lines += [f"      -o {row[0]} {row[1].upper()}: {row[2]}" for row in option_help(spec.options)]
         if spec.defaults:
             lines.append("      its defaults: " + ", ".join(_as_option(k, v) for k, v in spec.defaults.items()))
-        lines += [f"      --preset {preset}: {p.description}" for preset, p in spec.presets.items()]
+        lines += [f"      --preset {preset}{' (the default on a CPU)' if preset == spec.cpu_preset else ''}: "
+                  f"{p.description}" for preset, p in spec.presets.items()]
     lines += ["", "\b", "Datasets:"]
     for name, spec in registry.datasets_for(domain_name).items():
         mark = " (default)" if name == domain.default_dataset else ""
@@ -121,7 +124,8 @@ def _make_train_command(registry: Registry, domain_name: str) -> click.Command:
         command_line = "gankit " + shlex.join(state.get("argv", sys.argv[1:]))
         with _console_warnings(quiet, log_format):
             run = train(domain_name, config=config_file, command_line=command_line, **options)
-        if run.config.train.log_format == "text":  # the result, not a log line: --quiet keeps it for scripts
+        # The result, not a log line: --quiet keeps it for scripts. Under torchrun, rank 0 says it once.
+        if run.config.train.log_format == "text" and os.environ.get("RANK", "0") == "0":
             click.echo(f"run saved to {run.dir} (step {run.step})")
 
     return click.Command(
@@ -180,19 +184,46 @@ def _console_settings(options: dict[str, Any], config_file: str | None) -> tuple
 
 @contextlib.contextmanager
 def _console_warnings(quiet: bool, log_format: str) -> Iterator[None]:
-    """Python warnings during a run: none with --quiet, JSON lines with --log-format json."""
+    """Python warnings and the ``gankit`` logger's warnings (records a dataset skipped, an
+    unusable cache) during a run: none with --quiet, JSON lines with --log-format json,
+    plain lines on stderr otherwise. Errors are never silenced."""
+    from .progress import emit_json
+
+    logger = logging.getLogger("gankit")
+    handler: logging.Handler | None = None
     with warnings.catch_warnings():
         if quiet:
             warnings.simplefilter("ignore")
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setLevel(logging.ERROR)
         elif log_format == "json":
-            from .progress import emit_json
-
             def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
                 emit_json("warning", {"message": str(message), "category": category.__name__,
                                       "source": f"{filename}:{lineno}"})
 
             warnings.showwarning = show
-        yield
+            handler = _JsonLogHandler(logging.WARNING)
+        propagate = logger.propagate
+        if handler is not None:
+            logger.addHandler(handler)
+            logger.propagate = False
+        try:
+            yield
+        finally:
+            if handler is not None:
+                logger.removeHandler(handler)
+                logger.propagate = propagate
+
+
+class _JsonLogHandler(logging.Handler):
+    """A ``gankit`` log record as a ``warning`` event, as --log-format json prints Python
+    warnings (``category``: the record's level)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from .progress import emit_json
+
+        emit_json("warning", {"message": record.getMessage(), "category": record.levelname,
+                              "source": f"{record.pathname}:{record.lineno}"})
 
 
 class TrainGroup(click.Group):
@@ -231,7 +262,9 @@ def train() -> None:
 @cli.command("sample", context_settings=CONTEXT)
 @click.argument("run", metavar="RUN_OR_CHECKPOINT")
 @click.option("-n", "n", default=None, metavar="N", help="number of samples [default: 16, or one per --conditions row]")
-@click.option("--out", default=None, metavar="DIR", help="output folder [default: RUN/generated]")
+@click.option("--out", default=None, metavar="DIR",
+              help="output folder [default: RUN/generated], or a file the domain writes every sample into "
+                   "(tabular: .csv, .parquet)")
 @click.option("--format", "fmt", default="native", metavar="[native|npy]",
               help="native files (PNG/WAV/TXT) or one samples.npy [default: native]")
 @click.option("--seed", default="0", metavar="S", help="latent seed [default: 0]")
@@ -240,13 +273,17 @@ def train() -> None:
 @click.option("--conditions", default=None, metavar="FILE",
               help="generate one sample per condition in FILE (.npy rows, .npz named arrays, or what the domain "
                    "reads); -n defaults to their count")
+@click.option("--condition", "condition", multiple=True, metavar="KEY=VALUE",
+              help="only samples where KEY is VALUE, for domains that sample by condition (tabular: a categorical "
+                   "column and one of its values); repeatable, a KEY given twice allows either value")
 def sample_command(run: str, n: str | None, out: str | None, fmt: str, seed: str, device: str, label: str | None,
-                   conditions: str | None) -> None:
+                   conditions: str | None, condition: tuple[str, ...]) -> None:
     """Write samples from a trained run."""
     from pathlib import Path
 
     from .conditions import condition_size
     from .options import coerce
+    from .outputs import terminate_as_interrupt
     from .run import load
 
     count = coerce("n", int, n) if n is not None else (None if conditions else 16)
@@ -259,8 +296,15 @@ def sample_command(run: str, n: str | None, out: str | None, fmt: str, seed: str
     cond = loaded.read_conditions(conditions) if conditions else None
     if cond is not None and count is None:
         count = condition_size(cond)
-    paths = loaded.save_samples(target, count, format=fmt, seed=coerce("seed", int, seed), labels=label_value,
-                                conditions=cond)
+    pairs = []
+    for entry in condition:
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip():
+            raise GankitError(f"--condition expects KEY=VALUE (--condition workclass=Private), got {entry!r}")
+        pairs.append((key.strip(), value))
+    with terminate_as_interrupt():  # Ctrl-C or SIGTERM: no partial file is left (save_samples cleans up)
+        paths = loaded.save_samples(target, count, format=fmt, seed=coerce("seed", int, seed), labels=label_value,
+                                    conditions=cond, where=pairs)
     where = paths[0] if len(paths) == 1 else target
     click.echo(f"wrote {count} samples to {where}")
 
@@ -279,16 +323,19 @@ def sample_command(run: str, n: str | None, out: str | None, fmt: str, seed: str
 @click.option("--dataset", default=None, metavar="NAME", help="with --samples and no RUN: the reference dataset")
 @click.option("-o", "extra", multiple=True, type=(str, str), metavar="KEY VALUE",
               help="with --samples and no RUN: a dataset option; repeatable")
+@click.option("--metric-option", "metric_extra", multiple=True, type=(str, str), metavar="KEY VALUE",
+              help="a metric option, given to every metric that takes it (`gankit list DOMAIN` shows them); "
+                   "repeatable")
 def evaluate_command(run: str | None, n: str, data: str | None, metric_names: tuple[str, ...], seed: str,
                      device: str, samples: str | None, domain: str | None, dataset: str | None,
-                     extra: tuple[tuple[str, str], ...]) -> None:
+                     extra: tuple[tuple[str, str], ...], metric_extra: tuple[tuple[str, str], ...]) -> None:
     """Score a run, or samples made elsewhere, with the domain's metrics; prints JSON (values
     and the protocol used)."""
     from .evaluation import evaluate, evaluate_samples
     from .options import coerce
 
     common = dict(n=coerce("n", int, n), data=data, metrics=metric_names or None, seed=coerce("seed", int, seed),
-                  device=device)
+                  device=device, metric_options=dict(metric_extra))
     if samples is not None:
         result = evaluate_samples(samples, run=run, domain=domain, dataset=dataset, options=dict(extra), **common)
     elif run is None:
@@ -312,20 +359,25 @@ def export_command(run: str, out: str | None, fmt: str) -> None:
     from .checkpoint import find_checkpoint, run_dir_of
     from .export import export
 
+    from .outputs import terminate_as_interrupt
+
     target = Path(out) if out else run_dir_of(find_checkpoint(run)) / "export"
-    paths = export(run, target, format=fmt)
+    with terminate_as_interrupt():
+        paths = export(run, target, format=fmt)
     click.echo(f"wrote {', '.join(str(p) for p in paths)}")
 
 
 @cli.command("report", context_settings=CONTEXT)
 @click.argument("run", metavar="RUN")
 @click.option("--out", default=None, metavar="FILE", help="where to write it [default: RUN/report.html]")
-def report_command(run: str, out: str | None) -> None:
+@click.option("--overwrite", is_flag=True, default=False, help="replace the file --out names if it exists")
+def report_command(run: str, out: str | None, overwrite: bool) -> None:
     """Write a self-contained HTML report of a run: loss curves, metrics over time, the
-    latest preview (images, audio players, text) and the configuration."""
+    latest preview (images, audio players, text) and the configuration. RUN/report.html is
+    replaced; another existing file only with --overwrite."""
     from .report import write_report
 
-    click.echo(f"wrote {write_report(run, out)}")
+    click.echo(f"wrote {write_report(run, out, overwrite=overwrite)}")
 
 
 @cli.command("list", context_settings=CONTEXT)
@@ -348,7 +400,9 @@ def list_command(domain: str | None, as_json: bool) -> None:
             "datasets": {d: {"description": s.description, "plugin": registry.owner_of("datasets", (name, d)),
                              "default": d == spec.default_dataset}
                          for d, s in registry.datasets_for(name).items()},
-            "metrics": {m: {"description": s.description, "plugin": registry.owner_of("metrics", (name, m))}
+            "metrics": {m: {"description": s.description, "plugin": registry.owner_of("metrics", (name, m)),
+                            "options": {o: f"{kind}: {text}" for o, kind, text in option_help(s.options)}
+                            if s.options else {}}
                         for m, s in registry.metrics_for(name).items()},
         }
     for name, spec in sorted(registry.objectives.items()):
@@ -366,6 +420,8 @@ def list_command(domain: str | None, as_json: bool) -> None:
                 click.echo(f"  {kind[:-1]:8} {item}{default}: {detail['description']}  [{detail['plugin']}]")
                 for preset, text in detail.get("presets", {}).items():
                     click.echo(f"           --preset {preset}: {text}")
+                for key, text in detail.get("options", {}).items():
+                    click.echo(f"           --metric-option {key} {text}")
     click.echo("objectives:")
     for name, detail in data["objectives"].items():
         click.echo(f"  {name}: {detail['description']}  [{detail['plugin']}]")

@@ -7,7 +7,9 @@ changes a training run's RNG and the same seed gives the same numbers.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import logging
 import random
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -19,12 +21,13 @@ from torch import nn
 from .cache import cache_dir
 from .conditions import map_condition, stack_conditions
 from .errors import GankitError
-from .options import options_to_dict
+from .options import build_options, fields_of, options_to_dict
 from .registry import Registry, get_registry
 from .samples import canonical_cpu
 from .specs import DataInfo, EvalContext, MetricSpec
 
 CHUNK = 256
+logger = logging.getLogger("gankit")
 
 
 def metric_specs(registry: Registry, domain: str, names: Sequence[str] | None = None) -> list[MetricSpec]:
@@ -37,6 +40,22 @@ def metric_specs(registry: Registry, domain: str, names: Sequence[str] | None = 
     if unknown:
         raise GankitError(f"unknown metric {unknown[0]!r} for domain {domain!r}; choose one of: {', '.join(available)}")
     return [available[name] for name in names]
+
+
+def build_metric_options(specs: Sequence[MetricSpec], values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Each metric's options instance, by metric name, from ``--metric-option`` values: a key
+    goes to every metric in ``specs`` that declares it (the image metrics share ``resize``);
+    a key that none declares is an error naming the keys they do take."""
+    values = {str(key).replace("-", "_"): value for key, value in (values or {}).items()}
+    declared = {name for spec in specs if spec.options is not None for name in fields_of(spec.options)}
+    unknown = sorted(set(values) - set(declared))
+    if unknown:
+        offered = f"they take: {', '.join(sorted(declared))}" if declared else "they take none"
+        raise GankitError(f"no metric here ({', '.join(spec.name for spec in specs)}) takes the option "
+                          f"{unknown[0]!r}; {offered}")
+    return {spec.name: build_options(spec.options, {k: v for k, v in values.items() if k in fields_of(spec.options)},
+                                     what=f"metric {spec.name!r}")
+            for spec in specs if spec.options is not None}
 
 
 def primary_metric(registry: Registry, domain: str) -> MetricSpec:
@@ -100,12 +119,15 @@ def score(
     seed: int,
     device: torch.device,
     key: str,
+    metric_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score ``generator`` against ``dataset`` with each metric in ``specs``: ``n`` samples
     (latent seed ``seed + 1``; a conditional generator draws the real subset's labels)
-    against ``n`` real samples chosen with ``seed``."""
+    against ``n`` real samples chosen with ``seed``, the metrics set by ``metric_options``
+    (:func:`build_metric_options`)."""
     if n < 2:
         raise GankitError(f"evaluation needs at least 2 samples, got {n}")
+    build_metric_options(specs, metric_options)  # a bad option fails before any sample is drawn
     real, real_labels = real_subset(dataset, n, seed)
     n = len(real)
     fake_labels = None
@@ -119,7 +141,7 @@ def score(
     generator.eval()  # metrics that use the generator itself (context.generator) see it in eval mode
     try:
         return score_samples(fake, dataset, info, specs, seed=seed, device=device, key=key, fake_labels=fake_labels,
-                             real=(real, real_labels), generator=generator)
+                             real=(real, real_labels), generator=generator, metric_options=metric_options)
     finally:
         generator.train(was_training)
 
@@ -136,11 +158,13 @@ def score_samples(
     fake_labels: torch.Tensor | None = None,
     real: tuple[torch.Tensor, torch.Tensor] | None = None,
     generator: nn.Module | None = None,
+    metric_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score samples in canonical form (however they were made) against as many real
     samples, chosen with ``seed`` exactly as :func:`score` chooses them."""
     if len(fake) < 2:
         raise GankitError(f"evaluation needs at least 2 samples, got {len(fake)}")
+    built = build_metric_options(specs, metric_options)
     real, real_labels = real if real is not None else real_subset(dataset, len(fake), seed)
     fake = fake[:len(real)]
     context = EvalContext(real=real, real_labels=real_labels, fake_labels=fake_labels, info=info, dataset=dataset,
@@ -149,7 +173,7 @@ def score_samples(
     results: dict[str, Any] = {}
     for spec in specs:
         with _preserved_rng(device):
-            result = spec.compute(fake, context)
+            result = spec.compute(fake, dataclasses.replace(context, options=built.get(spec.name)))
         results[spec.name] = {"values": {k: float(v) for k, v in result.values.items()},
                               "protocol": dict(result.protocol)}
     return {"n": len(real), "seed": seed, "metrics": results}
@@ -176,11 +200,14 @@ def evaluate(
     seed: int = 0,
     device: str = "cpu",
     registry: Registry | None = None,
+    metric_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score a saved run (its EMA generator when it has one) with its domain's metrics.
-    ``data`` overrides the run's ``--data`` (the same dataset read from another place)."""
+    ``data`` overrides the run's ``--data`` (the same dataset read from another place);
+    ``metric_options`` sets the metrics' options (``{"resize": "clean"}``)."""
     from .run import load
 
+    _check_count(n)
     registry = registry or get_registry()
     run = load(run_or_checkpoint, device=device, registry=registry)
     cfg = run.config.train
@@ -189,7 +216,9 @@ def evaluate(
     dataset = registry.dataset(cfg.domain, cfg.dataset).build(run.config.dataset_options,
                                                               Path(data_path) if data_path else None)
     result = score(run.generator, dataset, run.info, specs, n=n, seed=seed, device=run.device,
-                   key=dataset_key(cfg.dataset, run.config.dataset_options, data_path))
+                   key=dataset_key(cfg.dataset, run.config.dataset_options, data_path),
+                   metric_options=metric_options)
+    _note_sample_count(result, n, f"the dataset has {len(dataset)}")
     return {"run": str(run.dir), "step": run.step, "uses_ema": run.uses_ema, **result}
 
 
@@ -206,14 +235,17 @@ def evaluate_samples(
     seed: int = 0,
     device: str = "cpu",
     registry: Registry | None = None,
+    metric_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score samples made anywhere (another toolkit, a hand-written loop) with the same
     protocol as :func:`evaluate`. ``samples`` is an array in the format ``gankit sample
     --format npy`` writes (or a path to a ``.npy`` file); the reference data is ``run``'s
-    dataset, or ``domain``/``dataset``/``data``/``options`` (dataset options)."""
+    dataset, or ``domain``/``dataset``/``data``/``options`` (dataset options);
+    ``metric_options`` sets the metrics' options, as for :func:`evaluate`."""
     from .devices import resolve_device
     from .options import build_options
 
+    _check_count(n)
     registry = registry or get_registry()
     if run is not None:
         from .run import load
@@ -242,8 +274,54 @@ def evaluate_samples(
         if path.suffix != ".npy" or not path.is_file():
             raise GankitError(f"--samples must be an existing .npy file (as `gankit sample --format npy` writes); "
                               f"got {str(path)!r}")
-        samples = np.load(path, allow_pickle=False)
-    fake = from_numpy(np.asarray(samples)[:n], built.info)
+        try:
+            samples = np.load(path, allow_pickle=False, mmap_mode="r")  # only the first n rows are read
+        except (OSError, ValueError) as exc:
+            raise GankitError(f"cannot read --samples {str(path)!r} as a .npy array: {exc}") from None
+    available = len(samples)
+    fake = from_numpy(np.array(samples[:n]), built.info)  # a copy: the rows read, writable
     result = score_samples(fake, built, built.info, metric_specs(registry, domain_name, metrics), seed=seed,
-                           device=resolve_device(device), key=dataset_key(dataset_name, dataset_options, data))
+                           device=resolve_device(device), key=dataset_key(dataset_name, dataset_options, data),
+                           metric_options=metric_options)
+    _note_sample_count(result, n, f"only {available} samples were given" if available < n
+                       else f"the dataset has {len(built)}")
     return {"samples": len(fake), "domain": domain_name, "dataset": dataset_name, **result}
+
+
+MIN_RELIABLE_SAMPLES = 100  # fewer, and a metric's value moves more between seeds than between most models
+
+
+def _check_count(n: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise GankitError(f"evaluation needs at least 2 samples (-n), got {n!r}; use 2000 or more for numbers to "
+                          f"compare")
+
+
+def _note_sample_count(result: dict[str, Any], requested: int, why_fewer: str) -> None:
+    """Say when fewer samples were scored than asked for (``n_requested``), and when too
+    few were scored for a metric to mean much: fewer than :data:`MIN_RELIABLE_SAMPLES`, or,
+    for a metric that fits Gaussians to features (its protocol records a ``covariance``, as
+    FID and FD do), no more than their dimension (the covariance is then singular). The
+    notes go to the result's ``warnings`` and to the log."""
+    notes = []
+    n = result["n"]
+    if n < requested:
+        result["n_requested"] = requested
+        notes.append(f"scored {n} samples, not the {requested} asked for: {why_fewer}")
+    minimums = {name: max(MIN_RELIABLE_SAMPLES, _gaussian_dim(scored["protocol"]) + 1)
+                for name, scored in result["metrics"].items() if scored["values"]}
+    short = {name: minimum for name, minimum in minimums.items() if n < minimum}
+    if short:
+        notes.append(f"{n} samples are too few for {', '.join(f'{k} (needs {v}+)' for k, v in short.items())}: the "
+                     f"scores vary widely and are not comparable; use -n {max(2000, *short.values())} or more")
+    if notes:
+        result["warnings"] = notes
+        for note in notes:
+            logger.warning("%s", note)
+
+
+def _gaussian_dim(protocol: Mapping[str, Any]) -> int:
+    """The dimension of the features a metric fits Gaussians to, or 0."""
+    network = protocol.get("feature_network")
+    dim = network.get("feature_dim") if isinstance(network, Mapping) else None
+    return dim if "covariance" in protocol and isinstance(dim, int) else 0

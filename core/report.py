@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .atomic import atomic_write
 from .errors import GankitError
+from .outputs import make_dirs, remove_empty_dirs, write_error
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                ".webp": "image/webp", ".svg": "image/svg+xml"}
@@ -34,17 +35,27 @@ PREVIEW_NAME = re.compile(r"^step-(\d+)$")
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
-def write_report(run: str | Path, out: str | Path | None = None) -> Path:
+def write_report(run: str | Path, out: str | Path | None = None, *, overwrite: bool = False) -> Path:
     """Write the report of the run directory ``run`` to ``out`` (default
-    ``RUN/report.html``) and return its path."""
+    ``RUN/report.html``, which is the run's own and is replaced) and return its path. An
+    ``out`` that already exists is replaced only with ``overwrite``. The file is written
+    atomically: a failed write leaves what was there, and no folder it created."""
     run_dir = Path(run)
     target = Path(out) if out else run_dir / "report.html"
+    if os.path.lexists(target) and (target.is_dir() or target.is_symlink()):
+        raise GankitError(f"--out {str(target)!r} is a {'folder' if target.is_dir() else 'link'}; give the report's "
+                          f"file name (report.html)")
+    if out and os.path.lexists(target) and not overwrite:
+        raise GankitError(f"--out {str(target)!r} already exists; pass --overwrite to replace it, or choose another "
+                          f"name")
     document = render_report(run_dir, target.parent)
+    created: list[Path] = []
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        created = make_dirs(target.parent)
         atomic_write(target, document)
     except OSError as exc:
-        raise GankitError(f"cannot write the report to {str(target)!r}: {exc.strerror or exc}") from None
+        remove_empty_dirs(created)
+        raise write_error(exc, "report", target) from None
     return target
 
 

@@ -98,18 +98,19 @@ def test_gradient_penalty_with_batchnorm_is_rejected(gauss_plugin, tmp_path):
         gankit.train("gauss", steps=2, objective="wgan-gp", batchnorm=True, out=str(tmp_path / "r"), quiet=True)
 
 
-def test_missing_data_and_large_batch_are_clear_errors(gauss_plugin, tmp_path):
+def test_missing_and_empty_data_are_clear_errors(gauss_plugin, tmp_path):
     with pytest.raises(GankitError, match="needs --data"):
         gankit.train("gauss", dataset="points-file", steps=2, out=str(tmp_path / "a"), quiet=True)
-    with pytest.raises(GankitError, match="larger than the dataset"):
-        gankit.train("gauss", count=10, batch_size=32, steps=2, out=str(tmp_path / "b"), quiet=True)
+    with pytest.raises(GankitError, match="the dataset is empty"):  # smaller than the batch is few-shot training
+        gankit.train("gauss", count=0, batch_size=32, steps=2, out=str(tmp_path / "b"), quiet=True)
 
 
 def test_checkpoint_with_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"format_version": 1, "payload": print}, path)
-    with pytest.raises(GankitError, match="cannot open checkpoint .* safely"):
+    with pytest.raises(GankitError, match="is not a gankit checkpoint: it holds Python objects") as caught:
         load_checkpoint(path)
+    assert "weights_only" not in str(caught.value)  # never advise loading it unsafely
 
 
 def test_console_log_without_a_terminal(gauss_plugin, tmp_path, capsys):
