@@ -9,6 +9,7 @@ dataset (``-o KEY VALUE``).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 from dataclasses import dataclass, field
@@ -39,8 +40,10 @@ class TrainConfig:
     lr_d: float = option(2e-4, "discriminator learning rate (Adam)")
     betas_g: tuple[float, float] = option((0.5, 0.999), "generator Adam betas")
     betas_d: tuple[float, float] = option((0.5, 0.999), "discriminator Adam betas")
-    optimizer_g: Literal["adam", "adamw"] = option("adam", "generator optimiser: adam, or adamw (decoupled weight decay)")
-    optimizer_d: Literal["adam", "adamw"] = option("adam", "discriminator optimiser: adam, or adamw (decoupled weight decay)")
+    optimizer_g: Literal["adam", "adamw", "rmsprop"] = option(
+        "adam", "generator optimiser: adam, adamw (decoupled weight decay) or rmsprop (the WGAN paper's; betas unused)")
+    optimizer_d: Literal["adam", "adamw", "rmsprop"] = option(
+        "adam", "discriminator optimiser: adam, adamw (decoupled weight decay) or rmsprop (the WGAN paper's; betas unused)")
     weight_decay_g: float | None = option(None, "generator weight decay; default: 0 for adam, 0.01 (torch's) for adamw")
     weight_decay_d: float | None = option(None, "discriminator weight decay; default: 0 for adam, 0.01 (torch's) for adamw")
     lr_schedule: Literal["constant", "exponential", "cosine", "linear"] = option(
@@ -63,6 +66,7 @@ class TrainConfig:
                              "image: comma-separated color,translation,cutout); empty: off")
     ema_decay: float = option(0.999, "generator EMA decay; 0 turns the EMA off")
     grad_clip: float = option(0.0, "clip each network's gradient norm to this; 0: off")
+    weight_clip: float = option(0.0, "clip every discriminator weight to [-c, c] after each D update (WGAN: 0.01); 0: off")
     device: str = option("auto", "auto|cpu|cuda|cuda:N|mps")
     precision: Literal["32", "bf16", "16"] = option("32", "32, bf16 (autocast) or 16 (autocast + GradScaler)")
     seed: int = option(0, "random seed (weights, latents, data order)")
@@ -77,7 +81,8 @@ class TrainConfig:
         None, "stop cleanly (with a checkpoint) after this wall-clock budget; 0: no budget (turns a preset's off)")
     eval_every: int = option(0, "score the run with the domain's primary metric every N steps and keep best.pt; 0: off")
     eval_samples: int = option(1000, "samples per evaluation during training")
-    preset: str | None = option(None, "a named recipe of the model (see `gankit list`)")
+    preset: str | None = option(None, "a named recipe of the model (see `gankit list`); on a CPU, the model's CPU "
+                                      "preset if it declares one; none: the model's defaults")
     num_preview: int = option(64, "samples in each preview (conditional models with up to 16 classes: one row of "
                                 "each class instead)")
     num_workers: int = option(0, "DataLoader workers for datasets not held in memory (kept alive for the whole run)")
@@ -108,6 +113,7 @@ class TrainConfig:
             (0 < self.lr_d < math.inf, "lr_d", "must be a positive number"),
             (0 <= self.ema_decay < 1, "ema_decay", "must be in [0, 1)"),
             (self.grad_clip >= 0, "grad_clip", "must be 0 (off) or positive"),
+            (0 <= self.weight_clip < math.inf, "weight_clip", "must be 0 (off) or positive"),
             (self.penalty_every >= 1, "penalty_every", "must be at least 1"),
             (self.penalty_weight is None or self.penalty_weight >= 0, "penalty_weight", "must be non-negative"),
             (self.log_every >= 1, "log_every", "must be at least 1"),
@@ -120,7 +126,8 @@ class TrainConfig:
             (self.eval_samples >= 2, "eval_samples", "must be at least 2"),
             (self.num_workers >= 0, "num_workers", "must be 0 or positive"),
             (self.prefetch >= 0, "prefetch", "must be 0 or positive"),
-            (all(0 <= b < 1 for b in self.betas_g + self.betas_d), "betas", "must be in [0, 1)"),
+            (all(0 <= b < 1 for b in self.betas_g), "betas_g", "must be two numbers in [0, 1)"),
+            (all(0 <= b < 1 for b in self.betas_d), "betas_d", "must be two numbers in [0, 1)"),
             (self.weight_decay_g is None or 0 <= self.weight_decay_g < math.inf, "weight_decay_g", "must be non-negative"),
             (self.weight_decay_d is None or 0 <= self.weight_decay_d < math.inf, "weight_decay_d", "must be non-negative"),
             (0 < self.lr_decay <= 1, "lr_decay", "must be in (0, 1]"),
@@ -153,12 +160,15 @@ RECORD_KEYS = frozenset({"model_options", "dataset_options", "provenance", "data
 class ResolvedConfig:
     """A run's full configuration: engine options plus the model's and dataset's options,
     and ``effective``: the values the engine will use where an option leaves a choice
-    (``--penalty auto``, default weights, the auxiliary losses and their weights)."""
+    (``--penalty auto``, default weights, the auxiliary losses and their weights).
+    ``notes`` are lines for the user about choices made for them (a CPU preset), printed
+    when the run starts and not stored."""
 
     train: TrainConfig
     model_options: Any
     dataset_options: Any
     effective: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = options_to_dict(self.train)
@@ -185,11 +195,22 @@ def resolve_config(
     dataset = registry.dataset(domain.name, dataset_name)
 
     preset_name = explicit.get("preset") or file_layer.get("preset")
+    notes: list[str] = []
+    device = explicit.get("device") or file_layer.get("device") or model.defaults.get("device") or "auto"
+    # A config file that names a preset, even null (a run's config.json), has made the choice.
+    if not preset_name and "preset" not in file_layer and model.cpu_preset and _runs_on_cpu(str(device)):
+        preset_name = model.cpu_preset
+        if preset_name not in model.presets:
+            raise GankitError(f"model {model.name!r} declares {preset_name!r} as its CPU preset but defines no such "
+                              f"preset; choose one with --preset ({', '.join(sorted(model.presets)) or 'none'})")
+        notes.append(f"note: on the CPU, model {model.name!r} uses its preset {preset_name!r} "
+                     f"({model.presets[preset_name].description}); --preset {NO_PRESET} for its defaults")
     preset_layer: Mapping[str, Any] = {}
-    if preset_name:
+    if preset_name and preset_name != NO_PRESET:
         if preset_name not in model.presets:
             valid = ", ".join(sorted(model.presets)) or "(this model has none)"
-            raise GankitError(f"model {model.name!r} has no preset {preset_name!r}; its presets are: {valid}")
+            raise GankitError(f"model {model.name!r} has no preset {preset_name!r}; its presets are: {valid} "
+                              f"(or {NO_PRESET})")
         preset_layer = model.presets[preset_name].options
 
     # A model's defaults and presets are written for its usual datasets: their dataset options
@@ -201,30 +222,58 @@ def resolve_config(
     for layer in (*model_layers, file_layer, explicit):
         merged.update({key.replace("-", "_"): value for key, value in layer.items() if value is not None})
     merged.update(domain=domain.name, model=model.name, dataset=dataset.name)
-    return _resolved(registry, merged, model, dataset)
+    if preset_name:
+        merged["preset"] = preset_name  # config.json records the CPU preset chosen for the user
+    return dataclasses.replace(_resolved(registry, merged, model, dataset), notes=tuple(notes))
 
 
-def _resolved(registry: Registry, merged: Mapping[str, Any], model: ModelSpec, dataset: DatasetSpec) -> ResolvedConfig:
+NO_PRESET = "none"  # --preset none: the model's defaults, not even its CPU preset
+
+
+def _runs_on_cpu(device: str) -> bool:
+    """Whether ``--device`` means the CPU here (``auto`` on a machine without CUDA or MPS).
+    An accelerator named explicitly is not checked here: the engine says if it is missing."""
+    name = device.strip().lower()
+    if name != "auto":
+        return name == "cpu"
+    from .devices import resolve_device  # imports torch: only when a model has a CPU preset
+
+    return resolve_device("auto").type == "cpu"
+
+
+def _resolved(registry: Registry, merged: Mapping[str, Any], model: ModelSpec, dataset: DatasetSpec, *,
+              stored: bool = False) -> ResolvedConfig:
     config = split_options(merged, model, dataset)
-    return dataclasses.replace(config, effective=effective_settings(registry, config.train, model, dataset))
+    return dataclasses.replace(config, effective=effective_settings(registry, config.train, model, dataset,
+                                                                    stored=stored))
 
 
-def effective_settings(registry: Registry, train: TrainConfig, model: ModelSpec, dataset: DatasetSpec) -> dict[str, Any]:
+def effective_settings(registry: Registry, train: TrainConfig, model: ModelSpec, dataset: DatasetSpec, *,
+                       stored: bool = False) -> dict[str, Any]:
     """What the engine will do where an option leaves a choice, validated: the penalty
     ``auto`` implies and its weight, the auxiliary losses with their weights, the optimisers'
     weight decay, the learning-rate schedule and the micro-batch size. Stored in
-    ``config.json`` and printed by ``--dry-run``."""
+    ``config.json`` and printed by ``--dry-run``.
+
+    ``stored``: the configuration of an existing run, rebuilt to sample, evaluate or resume
+    it; a run made before a check existed (an unconstrained critic) still opens."""
     from .penalties import PENALTIES
 
     objective = registry.objective(train.objective)
     penalty = (objective.penalty or "none") if train.penalty == "auto" else train.penalty
     if penalty != "none" and penalty not in PENALTIES:
         raise GankitError(f"unknown penalty {penalty!r}; choose one of: none, {', '.join(PENALTIES)}")
+    if objective.lipschitz and penalty == "none" and not train.weight_clip and not stored:
+        raise GankitError(f"objective {objective.name!r} needs a Lipschitz-constrained discriminator, and this run has "
+                          f"none (its critic would be unbounded): add --weight-clip 0.01 (the WGAN paper, with "
+                          f"--optimizer-d rmsprop), --penalty gp (WGAN-GP) or --penalty r1")
     weight = train.penalty_weight if train.penalty_weight is not None else (
         PENALTIES[penalty].default_weight if penalty != "none" else 0.0)
+    if train.on_nan == "skip" and "rmsprop" in (train.optimizer_g, train.optimizer_d):
+        raise GankitError("--on-nan skip needs adam or adamw (fused optimisers skip an update on the device); "
+                          "with rmsprop use --on-nan stop or rollback")
     optimizers = {
-        net: {"type": kind, "lr": lr, "betas": list(betas),
-              "weight_decay": decay if decay is not None else (0.01 if kind == "adamw" else 0.0)}
+        net: _optimizer_settings(kind, lr, betas, decay)
         for net, kind, lr, betas, decay in (("g", train.optimizer_g, train.lr_g, train.betas_g, train.weight_decay_g),
                                             ("d", train.optimizer_d, train.lr_d, train.betas_d, train.weight_decay_d))
     }
@@ -241,7 +290,22 @@ def effective_settings(registry: Registry, train: TrainConfig, model: ModelSpec,
         "optimizers": optimizers,
         "lr_schedule": schedule,
         "micro_batch": train.batch_size // train.accumulate,
+        "weight_clip": train.weight_clip,
     }
+
+
+RMSPROP_ALPHA = 0.99  # torch's default smoothing constant, as the WGAN reference code uses
+
+
+def _optimizer_settings(kind: str, lr: float, betas: tuple[float, float], decay: float | None) -> dict[str, Any]:
+    """One network's optimiser as ``build_optimizer`` reads it (rmsprop has no betas)."""
+    settings: dict[str, Any] = {"type": kind, "lr": lr}
+    if kind == "rmsprop":
+        settings["alpha"] = RMSPROP_ALPHA
+    else:
+        settings["betas"] = list(betas)
+    settings["weight_decay"] = decay if decay is not None else (0.01 if kind == "adamw" else 0.0)
+    return settings
 
 
 def aux_loss_weights(overrides: Sequence[str], model: ModelSpec, dataset: DatasetSpec) -> dict[str, float]:
@@ -289,10 +353,11 @@ def split_options(merged: Mapping[str, Any], model: ModelSpec, dataset: DatasetS
             matched = True
         if not matched:
             valid = sorted(model_keys | dataset_keys)
+            close = difflib.get_close_matches(key, [*ENGINE_KEYS, *valid], n=1)
             raise GankitError(
-                f"unknown option {key!r} for model {model.name!r} and dataset {dataset.name!r}; "
-                f"model/dataset options are: {', '.join(valid) or '(none)'} "
-                f"(engine options: see `gankit train {model.domain} --help`)"
+                f"unknown option {key!r}: not an engine option, nor one of model {model.name!r} or dataset "
+                f"{dataset.name!r}{f' (did you mean {close[0]!r}?)' if close else ''}; model/dataset options are: "
+                f"{', '.join(valid) or '(none)'}; engine options are listed by `gankit train {model.domain} --help`"
             )
     types_by_name = field_types(TrainConfig)
     converted = {key: coerce(key, types_by_name[key], value) for key, value in engine_values.items()}
@@ -310,7 +375,13 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise GankitError(f"config file {str(path)!r} does not exist")
-    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        raise GankitError(f"config file {str(path)!r}: YAML is not supported; write the options as TOML (.toml) "
+                          f"or JSON (.json)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GankitError(f"cannot read config file {str(path)!r}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         if path.suffix.lower() == ".toml":
             import tomllib
@@ -340,5 +411,5 @@ def config_from_dict(registry: Registry, data: Mapping[str, Any]) -> ResolvedCon
     flat.update(data.get("dataset_options", {}))
     model = registry.model(flat["domain"], flat["model"])
     dataset = registry.dataset(flat["domain"], flat["dataset"])
-    return _resolved(registry, flat, model, dataset)
+    return _resolved(registry, flat, model, dataset, stored=True)
 

@@ -61,18 +61,23 @@ class BatchStream:
         self.size = len(dataset)  # type: ignore[arg-type]
         self.rank, self.world_size = rank, world_size
         per_process = self.size // world_size
-        if per_process < batch_size:
-            raise GankitError(
-                f"batch size {batch_size} is larger than the dataset ({self.size} samples"
-                + (f", {per_process} per process" if world_size > 1 else "") + "); lower --batch-size or use more data"
-            )
-        self.batches_per_epoch = per_process // batch_size
+        if per_process < 1:
+            raise GankitError(f"the dataset has {self.size} samples: too few for {world_size} processes, which need at "
+                              f"least one each; use more data or fewer processes" if self.size else
+                              "the dataset is empty; check --data and the dataset's options")
+        self.batches_per_epoch = max(per_process // batch_size, 1)
         self.epoch = 0
         self.index = 0
         self._order: torch.Tensor | None = None  # this epoch's order, on the device the data is on
         self._decode: Callable[[torch.Tensor], torch.Tensor] | None = None
         self._resident = False  # the tensors are on the run's device
         self._draw: Callable[[int, torch.Generator], tuple[torch.Tensor, Any]] | None = getattr(dataset, "draw", None)
+        self.notes: list[str] = []
+        if per_process < batch_size and self._draw is None:
+            share = f"{per_process} per process" if world_size > 1 else f"{self.size} samples"
+            self.notes.append(f"note: the dataset ({share}) is smaller than the batch of {batch_size}: each batch "
+                              f"holds every sample once and {batch_size - per_process} of them again, drawn afresh "
+                              f"each step (few-shot training)")
         self._tensors = self._place_tensors(dataset) if self._draw is None else None
         self._loader: DataLoader | None = None
         self._host: Iterator[tuple[torch.Tensor, Any]] | None = None  # batches not on the device yet
@@ -114,9 +119,16 @@ class BatchStream:
 
     def _epoch_order(self, epoch: int) -> torch.Tensor:
         """This process's share of the epoch's shuffled order (every rank draws the same
-        permutation and takes every world_size-th index)."""
-        order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
-        return order[self.rank::self.world_size]
+        permutation and takes every world_size-th index). A share smaller than the batch
+        (few-shot data) is followed by fresh shuffles of itself, from the same generator, up
+        to one whole batch: every sample once, the rest drawn again."""
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(self.size, generator=generator)[self.rank::self.world_size]
+        share = len(order)
+        if share >= self.batch_size:
+            return order
+        repeats = [order[torch.randperm(share, generator=generator)] for _ in range(-(-self.batch_size // share) - 1)]
+        return torch.cat([order, *repeats])[:self.batch_size]
 
     def next(self) -> tuple[torch.Tensor, Any]:
         """The next batch ``(x, cond)`` on the run's device, in canonical form."""

@@ -13,17 +13,30 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .callback_specs import Callback, RunInfo, RunStatus
 
+# Without a terminal, a line with the pace and the time left comes at least this often, so a
+# slow run (a GPU recipe on a CPU) shows its pace after its first step, not after log_every.
+HEARTBEAT_S = 30.0
+
 
 class Progress:
-    def __init__(self, total: int, initial: int, quiet: bool, description: str, log_format: str = "text"):
+    """The bar (or the plain lines) of one run. The tqdm bar shows the pace and the time left
+    from the first step on; without a terminal, a line says them once ``HEARTBEAT_S`` passed
+    without one. The pace is timed from the last line before the first step (after MLE
+    pre-training, say)."""
+
+    def __init__(self, total: int, initial: int, quiet: bool, description: str, log_format: str = "text",
+                 clock: Callable[[], float] = time.monotonic):
         self.quiet = quiet
         self.json = log_format == "json"
         self.total = total
         self._bar = None
+        self._clock = clock
+        self._first, self._step = initial, initial
+        self._since = self._last_line = clock()  # when the pace is timed from; the last line printed
         if quiet or self.json:
             return
         if sys.stderr.isatty():
@@ -34,8 +47,26 @@ class Progress:
             print(f"{description}: steps {initial}..{total}", file=sys.stderr)
 
     def advance(self, steps: int = 1) -> None:
+        self._step += steps
         if self._bar is not None:
             self._bar.update(steps)
+        elif not (self.quiet or self.json) and self._clock() - self._last_line >= HEARTBEAT_S:
+            self._print(f"step {self._step}/{self.total}: {self.pace()}")
+
+    def pace(self) -> str:
+        """``12.5 steps/s, about 3 min left`` (or ``133 s a step, about 36.9 h left``)."""
+        done = self._step - self._first
+        if done <= 0:
+            return "no step yet"
+        per_step = max(self._clock() - self._since, 1e-9) / done
+        rate = f"{per_step:.3g} s a step" if per_step >= 1 else f"{1 / per_step:.3g} steps/s"
+        return f"{rate}, about {_duration(per_step * max(self.total - self._step, 0))} left"
+
+    def _print(self, line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+        self._last_line = self._clock()
+        if self._step == self._first:
+            self._since = self._last_line
 
     def report(self, record: dict[str, Any]) -> None:
         """Show a metrics record (in JSON mode :class:`JsonLog` writes it instead)."""
@@ -44,7 +75,7 @@ class Progress:
             self._bar.set_postfix({k: _fmt(v) for k, v in shown.items()}, refresh=False)
         elif not (self.quiet or self.json):
             fields = " ".join(f"{k}={_fmt(v)}" for k, v in shown.items())
-            print(f"step {record['step']}/{self.total} {fields}", file=sys.stderr, flush=True)
+            self._print(f"step {record['step']}/{self.total} {fields}")
 
     def message(self, text: str) -> None:
         if self.quiet:
@@ -54,7 +85,7 @@ class Progress:
         elif self._bar is not None:
             self._bar.write(text, file=sys.stderr)
         else:
-            print(text, file=sys.stderr, flush=True)
+            self._print(text)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -63,6 +94,16 @@ class Progress:
 
 def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def emit_json(event: str, fields: Mapping[str, Any], stream: Any = None) -> None:

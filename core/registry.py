@@ -28,6 +28,7 @@ BUILTIN_PLUGINS = (
     "gankit.plugins.image",
     "gankit.plugins.audio",
     "gankit.plugins.text",
+    "gankit.plugins.tabular",
     "gankit.tensorboard",
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -78,6 +78,14 @@ class DomainSpec:
     starts or resumes. ``read_conditions(path, info)`` reads the conditions ``gankit sample
     --conditions PATH`` generates from, in the form the generator takes (a vocoder: a WAV
     file's mel-spectrogram); without it only ``.npy`` files (one condition per row) are read.
+    ``sample_conditions(where, n, info, generator)``, for a generator conditioned on tensors,
+    returns the conditions of ``n`` samples and a test ``accept(batch) -> bool tensor`` (or
+    None): with ``where`` empty, the conditions plain sampling uses (``gankit sample -n N``
+    without ``--conditions``); with ``(KEY, VALUE)`` pairs (``gankit sample --condition
+    KEY=VALUE``), conditions that ask for them, drawing from ``generator``; sampling draws
+    again until ``n`` samples pass ``accept`` (a table: conditioned on ``workclass=Private``).
+    ``sample_file_writers`` maps a file suffix (``".csv"``) to ``writer(batch, path, info)``:
+    ``gankit sample --out FILE`` with that suffix writes every sample into that one file.
     """
 
     name: str
@@ -92,6 +100,9 @@ class DomainSpec:
     make_augment: Callable[[str, DataInfo], Callable[["torch.Tensor", "torch.Generator"], "torch.Tensor"]] | None = None
     write_run_files: Callable[[Path, DataInfo], None] | None = None
     read_conditions: Callable[[Path, DataInfo], Any] | None = None
+    sample_conditions: Callable[[Sequence[tuple[str, str]], int, DataInfo, "torch.Generator"],
+                                tuple[Any, Callable[["torch.Tensor"], "torch.Tensor"] | None]] | None = None
+    sample_file_writers: Mapping[str, Callable[["torch.Tensor", Path, DataInfo], Path]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,8 @@ class ModelSpec:
     learning rates, ...), applied above the engine's defaults and below a preset.
     ``presets`` are named bundles of training and model options (``--preset NAME``).
     ``aux_losses`` are the generator's auxiliary losses (:class:`AuxLossSpec`).
+    ``cpu_preset`` names the preset a run on the CPU uses when no ``--preset`` is given: for
+    a model whose defaults are sized for a GPU (``--preset none`` keeps the defaults).
     """
 
     name: str
@@ -136,6 +149,7 @@ class ModelSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     presets: Mapping[str, "Preset"] = field(default_factory=dict)
     aux_losses: tuple[AuxLossSpec, ...] = ()
+    cpu_preset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,7 +201,9 @@ class ObjectiveSpec:
     ``g_uses_real`` says whether ``g_loss`` reads ``real_logits`` (if not, the engine
     skips the discriminator pass over real data in the generator phase and passes None).
     ``penalty`` is the penalty this objective implies when the user chose none
-    (``wgan-gp`` → ``"gp"``).
+    (``wgan-gp`` → ``"gp"``). ``lipschitz`` says the loss means something only for a
+    Lipschitz-constrained discriminator (a Wasserstein critic, unbounded otherwise): the
+    engine refuses it without a penalty or ``--weight-clip``.
     """
 
     name: str
@@ -196,6 +212,7 @@ class ObjectiveSpec:
     g_loss: Callable[["torch.Tensor | None", "torch.Tensor"], "torch.Tensor"]
     g_uses_real: bool = False
     penalty: str | None = None
+    lipschitz: bool = False
 
 
 @dataclass
@@ -212,7 +229,8 @@ class EvalContext:
     data path) so what a metric fits can be cached under ``cache_dir``. ``generator`` is
     the generator that made the fakes (in eval mode), for metrics that need more than
     samples (text: the likelihood it gives real data), or None when the samples came from
-    elsewhere.
+    elsewhere. ``options`` is an instance of the metric's ``MetricSpec.options`` built from
+    the user's ``--metric-option`` values, or None (the metric's defaults).
     """
 
     real: "torch.Tensor"
@@ -225,6 +243,7 @@ class EvalContext:
     device: "torch.device"
     seed: int = 0
     generator: Any = None
+    options: Any = None
 
 
 @dataclass(frozen=True)
@@ -245,7 +264,9 @@ class MetricSpec:
     ``--eval-every`` tracks (and keeps ``best.pt`` by); ``higher_is_better`` is its
     direction. A domain's first registered metric with a ``primary`` is its primary metric.
     A metric that does not apply to the data at hand (an Inception Score without labels)
-    returns no values and says why in ``protocol["skipped"]``.
+    returns no values and says why in ``protocol["skipped"]``. ``options`` is the metric's
+    options dataclass (``gankit evaluate --metric-option KEY VALUE``), or None; metrics of a
+    domain that share a setting declare it under the same name.
     """
 
     name: str
@@ -254,6 +275,7 @@ class MetricSpec:
     compute: Callable[["torch.Tensor", EvalContext], MetricResult]
     primary: str = ""
     higher_is_better: bool = False
+    options: type | None = None
 
 
 def lazy(target: str) -> Callable[..., Any]:

@@ -19,7 +19,8 @@ from gankit.errors import GankitError
 from gankit.plugins.audio.options import FolderOptions, FSDDOptions, TonesOptions, WaveGANOptions
 from gankit.specs import DatasetSpec, DomainSpec, ModelSpec
 
-TINY = dict(length=4096, sample_rate=8000, width=4, count=32, batch_size=8, quiet=True)
+# preset none: the model's defaults on any device (on a CPU wavegan would take its cpu preset)
+TINY = dict(length=4096, sample_rate=8000, width=4, count=32, batch_size=8, quiet=True, preset="none")
 
 
 def collect(hook):
@@ -32,7 +33,9 @@ def test_hooks_register_the_domain_model_and_datasets():
     (domain,) = collect(audio_plugin.register_domains)
     assert isinstance(domain, DomainSpec)
     assert (domain.name, domain.default_model, domain.default_dataset) == ("audio", "wavegan", "tones")
-    (model,) = collect(audio_plugin.register_models)
+    models = {spec.name: spec for spec in collect(audio_plugin.register_models)}
+    assert set(models) == {"wavegan", "hifigan"}  # hifigan: tests/plugins/audio/test_hifigan.py
+    model = models["wavegan"]
     assert isinstance(model, ModelSpec) and (model.name, model.domain, model.options) == ("wavegan", "audio",
                                                                                           WaveGANOptions)
     assert model.defaults["objective"] == "wgan-gp" and model.defaults["n_critic"] == 5
@@ -150,7 +153,7 @@ RATE = 8000
 FAST = dict(objective="non-saturating", penalty="r1", penalty_weight=1.0, n_critic=1, lr_g=1e-3, lr_d=1e-3,
             betas_g=(0.5, 0.99), betas_d=(0.5, 0.99), ema_decay=0.99, batch_size=16, width=4,
             count=256, classes=1, octaves=1, harmonics=1, base_frequency=TARGET_HZ, sample_rate=RATE, length=4096,
-            log_every=100, sample_every=0, checkpoint_every=1000, seed=0, quiet=True)
+            log_every=100, sample_every=0, checkpoint_every=1000, seed=0, quiet=True, preset="none")
 
 
 def dominant_hz(clips: torch.Tensor) -> torch.Tensor:
