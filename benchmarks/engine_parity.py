@@ -26,7 +26,7 @@ CASES = {
     "mlp-conditional": ("image", dict(model="mlp", conditional=True, count=512, batch_size=32, steps=20)),
     "dcgan": ("image", dict(model="dcgan", size=32, channels=3, count=256, batch_size=16, steps=6)),
     "dcgan-wgan-gp": ("image", dict(model="dcgan", size=32, channels=1, count=256, batch_size=16, steps=4,
-                                    objective="wgan-gp", n_critic=2, d_norm="none")),
+                                    objective="wgan-gp", penalty="gp", n_critic=2, d_norm="none")),
     "wavegan": ("audio", dict(model="wavegan", length=4096, sample_rate=8000, width=8, count=64, batch_size=8, steps=3)),
     "text-lstm": ("text", dict(model="lstm", batch_size=16, steps=6, pretrain_steps=4)),
 }

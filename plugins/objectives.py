@@ -132,9 +132,11 @@ OBJECTIVES: tuple[ObjectiveSpec, ...] = (
     ),
     ObjectiveSpec(
         "wasserstein",
-        "WGAN critic loss (Arjovsky 2017); needs a Lipschitz constraint: use --penalty gp or wgan-gp",
+        "WGAN critic loss (Arjovsky 2017); needs a Lipschitz constraint: --weight-clip 0.01 (the paper's, with "
+        "--optimizer-d rmsprop), --penalty gp (wgan-gp) or --penalty r1",
         wasserstein_d_loss,
         wasserstein_g_loss,
+        lipschitz=True,
     ),
     ObjectiveSpec(
         "wgan-gp",
@@ -142,6 +144,7 @@ OBJECTIVES: tuple[ObjectiveSpec, ...] = (
         wasserstein_d_loss,
         wasserstein_g_loss,
         penalty="gp",
+        lipschitz=True,
     ),
     ObjectiveSpec(
         "hinge",

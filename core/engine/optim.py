@@ -17,11 +17,16 @@ from torch import nn
 
 def build_optimizer(params: Iterable[nn.Parameter], settings: Mapping[str, Any], *,
                     capturable: bool = False) -> torch.optim.Optimizer:
-    """Adam or AdamW from one network's effective settings (``config.effective["optimizers"]``).
+    """Adam, AdamW or RMSprop from one network's effective settings (``config.effective["optimizers"]``).
 
-    Fused: the same update as torch's default in one kernel per device (on the CPU too), and
-    it can skip an update on a device-side flag (``--on-nan skip``) without a sync."""
+    Adam and AdamW are fused: the same update as torch's default in one kernel per device
+    (on the CPU too), and they can skip an update on a device-side flag (``--on-nan skip``)
+    without a sync. RMSprop (the WGAN paper's optimiser, torch's defaults as in its
+    reference code) has no fused kernel, so the configuration refuses it with that flag."""
     kind = settings["type"]
+    if kind == "rmsprop":
+        return torch.optim.RMSprop(params, lr=settings["lr"], alpha=settings["alpha"],
+                                   weight_decay=settings["weight_decay"], capturable=capturable)
     cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[kind]
     return cls(params, lr=settings["lr"], betas=tuple(settings["betas"]), weight_decay=settings["weight_decay"],
                fused=True, capturable=capturable)

@@ -40,6 +40,7 @@ from .previews import preview_inputs
 
 RANK_SEED_STRIDE = 1_000_033
 NOISE_SEED_OFFSET = 104729
+GLOBAL_SEED_OFFSET = 7919
 
 
 @dataclass
@@ -86,7 +87,7 @@ class Session:
     progress: Any = None
     augment_hook: Any = None
     run_lock: Any = None
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=lambda: time.monotonic())  # read through the module: benchmarks patch it
 
     @property
     def cfg(self) -> Any:
@@ -146,8 +147,12 @@ class Session:
         self.discriminator.load_state_dict(state["discriminator"])
         if self.generator_ema is not None and state.get("generator_ema") is not None:
             self.generator_ema.load_state_dict(state["generator_ema"])
-        self.opt_g.load_state_dict(state["optimizer_g"])
-        self.opt_d.load_state_dict(state["optimizer_d"])
+        try:
+            self.opt_g.load_state_dict(state["optimizer_g"])
+            self.opt_d.load_state_dict(state["optimizer_d"])
+        except ValueError as exc:  # torch: a parameter group of another size
+            raise GankitError(f"the checkpoint's optimiser state does not fit this run's networks ({exc}): the model's "
+                              f"parameters changed since the run was made; sample or evaluate it, or start a new run") from None
         self.scaler_g.load_state_dict(state["scaler_g"])
         self.scaler_d.load_state_dict(state["scaler_d"])
         for term in self.aux_terms:
@@ -163,6 +168,8 @@ class Session:
             # A latent generator's state only fits its own device type and rank: resumed on
             # another device or world size, the run continues with a fresh stream from the step.
             noise.manual_seed(seed + NOISE_SEED_OFFSET + RANK_SEED_STRIDE * world.rank + int(state["step"]))
+            if len(per_rank) != world.size:  # every rank was given rank 0's global state: its own stream instead
+                seed_rank_streams(seed + int(state["step"]), world)
         self.step = int(state["step"])
         self.d_steps = int(state.get("d_steps", 0))
 
@@ -210,7 +217,7 @@ def _build(config: ResolvedConfig, registry: Registry) -> Session:
     generator.to(device)
     discriminator.to(device)
     world.broadcast_parameters(generator, discriminator)
-    notes = _check_pairing(effective["penalty"], discriminator, model_spec.name)
+    notes = [*config.notes, *_check_pairing(effective["penalty"], discriminator, model_spec.name)]
     if generator.num_classes > 0:
         _check_labels(dataset, generator.num_classes, dataset_spec.name)
     fast_path = resolve_fast_path(cfg, device, generator, discriminator, uses_scaler=precision.use_scaler,
@@ -222,7 +229,7 @@ def _build(config: ResolvedConfig, registry: Registry) -> Session:
         to_channels_last(generator, discriminator)
     generator_ema = _make_ema(generator) if cfg.ema_decay > 0 else None
     optimizers = effective["optimizers"]
-    return Session(
+    session = Session(
         config=config, registry=registry, domain=domain, model_spec=model_spec, dataset_spec=dataset_spec,
         objective=registry.objective(effective["objective"]), device=device, world=world, precision=precision,
         fast_path=fast_path, run_dir=Path(cfg.out) if cfg.out else default_run_dir(cfg.domain, model_spec.name),
@@ -242,6 +249,22 @@ def _build(config: ResolvedConfig, registry: Registry) -> Session:
         pretraining=Pretraining(generator, cfg, device, precision, world) if cfg.pretrain_steps else None,
         notes=notes,
     )
+    seed_rank_streams(cfg.seed, world)  # after everything built with random weights, identical on every rank
+    return session
+
+
+def seed_rank_streams(seed: int, world: Any) -> None:
+    """Under torchrun, give each process its own stream of torch's global RNG (and NumPy's
+    and Python's): what a model draws there in training (Gumbel noise, dropout masks, phase
+    shuffle) must differ between ranks as the latents do, or the ranks' samples are
+    correlated. A single process keeps the stream its seeded weights left (nothing changes
+    for a run without torchrun)."""
+    if not world.active:
+        return
+    rank_seed = seed + GLOBAL_SEED_OFFSET + RANK_SEED_STRIDE * world.rank
+    torch.manual_seed(rank_seed)
+    np.random.seed(rank_seed % 2**32)
+    random.seed(rank_seed)
 
 
 def _open_run_dir(session: Session, command_line: str | None, *, resumed: bool) -> None:
@@ -274,7 +297,7 @@ def _open_run_dir(session: Session, command_line: str | None, *, resumed: bool) 
     description = getattr(session.dataset, "description", None)
     if description and not resumed:
         session.progress.message(f"data: {description}")
-    for note in session.notes:
+    for note in (*session.notes, *session.stream.notes):
         session.progress.message(note)
 
 

@@ -40,6 +40,7 @@ class TrainingStep:
             [f"aux/{term.name}" for term in session.aux_terms]
         # The G phase freezes exactly what D trains: parameters a plugin froze stay frozen.
         self.trainable_d = [p for p in session.discriminator.parameters() if p.requires_grad]
+        self.weight_clip = float(cfg.weight_clip)
         self.autocast_cache = not session.fast_path.cuda_graphs
         self.no_penalty = torch.zeros((), device=session.device)
         self.skipped_updates = torch.zeros((), device=session.device)  # --on-nan skip, since the last log
@@ -142,6 +143,8 @@ class TrainingStep:
             penalties.append(penalty.detach())
             totals.append(total.detach())
         self.apply(_mean(totals), s.opt_d, s.scaler_d, s.discriminator)
+        if self.weight_clip:
+            clip_weights(self.trainable_d, self.weight_clip)
         return _mean(losses), _mean(penalties)
 
     def g_update(self, real: torch.Tensor, real_cond: Any, z: torch.Tensor | None,
@@ -211,6 +214,14 @@ class TrainingStep:
 
 def _mean(values: list[torch.Tensor]) -> torch.Tensor:
     return values[0] if len(values) == 1 else torch.stack(values).mean()
+
+
+@torch.no_grad()
+def clip_weights(parameters: list[nn.Parameter], bound: float) -> None:
+    """WGAN's weight clipping: every weight into ``[-bound, bound]``, in place."""
+    if parameters:
+        torch._foreach_clamp_min_(parameters, -bound)
+        torch._foreach_clamp_max_(parameters, bound)
 
 
 @torch.no_grad()

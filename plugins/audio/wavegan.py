@@ -57,11 +57,16 @@ class PhaseShuffle(nn.Module):
             return x
         batch, _channels, length = x.shape
         n = self.n
-        shifts = torch.randint(-n, n + 1, (batch, 1, 1), device=x.device)
+        shifts = self.shifts(batch, x.device)
         padded = nn.functional.pad(x, (n, n), mode="reflect")
         # out[t] = x[t - shift] = padded[t - shift + n]
         index = torch.arange(length, device=x.device).view(1, 1, length) - shifts + n
         return torch.gather(padded, 2, index.expand(batch, x.shape[1], length))
+
+    def shifts(self, batch: int, device: torch.device) -> torch.Tensor:
+        """One shift in ``-n..n`` per sample, ``(batch, 1, 1)``, from torch's global RNG
+        (which the engine seeds per process under torchrun, and checkpoints)."""
+        return torch.randint(-self.n, self.n + 1, (batch, 1, 1), device=device)
 
     def extra_repr(self) -> str:
         return f"n={self.n}"
@@ -69,7 +74,12 @@ class PhaseShuffle(nn.Module):
 
 class WaveGANGenerator(Generator):
     """z (and a label embedding, when conditional) → dense → ReLU → [transposed conv → ReLU]
-    × (layers - 1) → transposed conv → tanh, giving ``(N, 1, length)`` in [-1, 1]."""
+    × (layers - 1) → transposed conv → tanh, giving ``(N, 1, length)`` in [-1, 1].
+
+    ``z`` is uniform on [-1, 1]^latent_dim, as in the paper (Donahue et al. 2019, its table of
+    hyperparameters), or N(0, 1) with ``-o latent normal``. The state dict records which
+    (``uniform_latent``), so weights keep the latent they were trained with: a checkpoint
+    saved before the choice existed has no entry and was trained on N(0, 1)."""
 
     def __init__(self, length: int, options: WaveGANOptions = WaveGANOptions(), num_classes: int = 0):
         super().__init__()
@@ -89,6 +99,20 @@ class WaveGANGenerator(Generator):
             blocks.append(nn.ReLU() if i < layers - 1 else nn.Tanh())
         self.net = nn.Sequential(*blocks)
         self.channels0 = channels[0]
+        self.uniform = options.latent == "uniform"
+        self.register_buffer("uniform_latent", torch.tensor(self.uniform))
+
+    def sample_latent(self, n: int, *, device: torch.device | str = "cpu",
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.uniform:
+            return torch.rand(n, self.latent_dim, device=device, generator=generator).mul_(2).sub_(1)
+        return torch.randn(n, self.latent_dim, device=device, generator=generator)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        key = prefix + "uniform_latent"
+        state_dict.setdefault(key, torch.tensor(False))  # saved before the choice existed: trained on N(0, 1)
+        self.uniform = bool(state_dict[key])  # read once here, never per step
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from gankit.errors import GankitError
+from gankit.models import DiscriminatorOutput
 
 from .io import one_hot
 from .layout import TokenLayout
@@ -40,13 +41,26 @@ class CNNDiscriminator(nn.Module):
 
     The embedding is cut into ``representations`` slices of ``embed_dim / representations``
     features; the same convolution filters (several widths, max-pooled over time, ReLU) run
-    over each slice, a highway layer and dropout follow, and each representation gets its
-    own logit. RelGAN averages the loss over the representations; the engine's contract is
-    one logit per sample, so this returns their mean. The convolutions are written as a
-    linear layer over unfolded windows (the same function as RelGAN's strided Conv2d, and
-    2-3× faster on a CPU for these shapes); RelGAN's two stacked linear output layers
-    (features → 100 → 1, no activation between) are one linear layer here: the same
-    function class.
+    over each slice, then a highway layer (Srivastava et al. 2015: a transform gate
+    ``t = σ(W_t h + b_t)`` and a transform ``relu(W_h h + b_h)``, two Linears, output
+    ``t · relu(W_h h + b_h) + (1 - t) · h``) and dropout, and each representation gets its
+    own logit. It returns them as the heads of a :class:`~gankit.models.DiscriminatorOutput`
+    (one ``(N,)`` tensor per representation), so the objective scores every representation on
+    its own, as RelGAN's loss does over its ``batch × num_rep`` logits; the feature map is
+    the highway's output, for ``--feature-matching``.
+
+    Against RelGAN's code (``models/rmc_vanilla.py`` and ``utils/ops.py`` of
+    weilinie/RelGAN): its loss is the mean over the ``batch × num_rep`` logits, Engine 2's
+    the sum over heads of each head's mean, so the loss and its gradient are
+    ``representations`` times RelGAN's (the same direction; Adam does not see the scale, a
+    ``--grad-clip`` norm does); its highway Linears have no bias and its gate no offset
+    (``bias=0``), these have biases (a superset); its two stacked output layers (features
+    → 100 → 1, no activation between) are one Linear (the same function class); its
+    strided Conv2d is a Linear over unfolded windows (the same function, 2-3× faster on a
+    CPU for these shapes).
+
+    Checkpoints from before the highway was split (one ``highway`` Linear serving as gate
+    and transform) load with its weights in both, which computes what they computed.
     """
 
     def __init__(self, layout: TokenLayout, options: LSTMOptions | TransformerOptions):
@@ -57,11 +71,12 @@ class CNNDiscriminator(nn.Module):
         self.sizes = sorted({size for size in options.d_filter_sizes if size <= layout.length}) or [layout.length]
         self.filters = nn.ModuleList(nn.Linear(size * self.width, options.d_filters) for size in self.sizes)
         features = options.d_filters * len(self.sizes)
-        self.highway = nn.Linear(features, features)
+        self.highway_gate = nn.Linear(features, features)
+        self.highway_transform = nn.Linear(features, features)
         self.dropout = nn.Dropout(options.d_dropout)
         self.out = nn.Linear(features, 1)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> DiscriminatorOutput:
         embedded = self.input(x)
         n, length, _ = embedded.shape
         slices = embedded.view(n, length, self.representations, self.width).transpose(1, 2)  # N × reps × L × w
@@ -70,10 +85,18 @@ class CNNDiscriminator(nn.Module):
             windows = slices.unfold(2, size, 1).reshape(n, self.representations, length - size + 1, -1)
             pooled.append(torch.relu(linear(windows).max(dim=2).values))  # max over time commutes with ReLU
         h = torch.cat(pooled, dim=-1)  # N × reps × features
-        gate_input = self.highway(h)
-        gate = torch.sigmoid(gate_input)
-        h = gate * torch.relu(gate_input) + (1.0 - gate) * h
-        return self.out(self.dropout(h)).squeeze(-1).mean(dim=1)
+        gate = torch.sigmoid(self.highway_gate(h))
+        h = gate * torch.relu(self.highway_transform(h)) + (1.0 - gate) * h
+        logits = self.out(self.dropout(h)).squeeze(-1)  # N × reps
+        return DiscriminatorOutput(logits=logits.unbind(1), features=(h,))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for name in ("weight", "bias"):
+            shared = state_dict.pop(f"{prefix}highway.{name}", None)
+            if shared is not None:
+                state_dict.setdefault(f"{prefix}highway_gate.{name}", shared)
+                state_dict.setdefault(f"{prefix}highway_transform.{name}", shared.clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 class TransformerDiscriminator(nn.Module):

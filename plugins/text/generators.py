@@ -45,8 +45,8 @@ class TextGenerator(Generator, metaclass=abc.ABCMeta):
 
     ``forward(z)`` — training, what D sees: soft one-hot tokens ``(N, L, V)``, rows summing
     to 1, differentiable. At position t the relaxed token is ``softmax(β·(o_t + g_t))`` for
-    logits ``o_t`` and Gumbel noise ``g_t`` (drawn from torch's global RNG, which checkpoints
-    store), and the hard token is ``argmax(o_t + g_t)`` — by the Gumbel-max trick an exact
+    logits ``o_t`` and Gumbel noise ``g_t`` (drawn from torch's global RNG, which the engine
+    seeds per process under torchrun and checkpoints store), and the hard token is ``argmax(o_t + g_t)`` — by the Gumbel-max trick an exact
     sample of the model at temperature 1. The *next input is that hard token*, as in
     RelGAN, not the soft vector (Kusner & Hernández-Lobato feed the soft one): the generator
     then conditions during training on exactly the kind of prefix it conditions on when
@@ -143,12 +143,15 @@ class TextGenerator(Generator, metaclass=abc.ABCMeta):
     @torch.no_grad()
     def token_nll(self, ids: torch.Tensor) -> torch.Tensor:
         """Mean negative log-likelihood per token (nats) of each row of ``ids`` ``(N, L)``
-        under the model at temperature 1, over the tokens up to and including the first EOS."""
+        under the model at temperature 1, over the tokens it chooses: up to and including the
+        first EOS, without the EOS the last position forces (probability 1: counting it
+        would scale the mean by (L-1)/L for every full-length row)."""
         log_probs, counted = self._target_log_probs(ids)
-        return -torch.where(counted, log_probs, 0.0).sum(1) / counted.sum(1)
+        return -torch.where(counted, log_probs, 0.0).sum(1) / counted.sum(1).clamp(min=1)
 
     def pretrain_loss(self, ids: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced MLE loss of a real batch: the mean NLL over all counted tokens."""
+        """Teacher-forced MLE loss of a real batch: the mean NLL over all counted tokens
+        (those :meth:`token_nll` counts)."""
         log_probs, counted = self._target_log_probs(ids)
         return -torch.where(counted, log_probs, 0.0).sum() / counted.sum().clamp(min=1)
 
@@ -200,7 +203,8 @@ class TextGenerator(Generator, metaclass=abc.ABCMeta):
         if ids.dim() != 2 or ids.shape[1] != self.length:
             raise GankitError(f"expected token ids of shape (N, {self.length}), got {tuple(ids.shape)}")
         log_probs = torch.log_softmax(self.logits(self._inputs(ids)).float() + self.logit_bias, dim=-1)
-        return log_probs.gather(-1, ids.unsqueeze(-1)).squeeze(-1), first_eos_mask(ids, self.layout.eos_id)
+        chosen = torch.isfinite(self.logit_bias).sum(-1) > 1  # positions where the model has a choice
+        return log_probs.gather(-1, ids.unsqueeze(-1)).squeeze(-1), first_eos_mask(ids, self.layout.eos_id) & chosen
 
 
 def _gumbel_noise(shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
@@ -282,11 +286,18 @@ def _load_pretrained(folder: Path, layout: TokenLayout, tokenizer_json: str | No
     if not (folder / "config.json").is_file():
         raise GankitError(f"-o pretrained {str(folder)!r}: no config.json there; give a local folder saved with "
                           f"save_pretrained() (config.json and the weights)")
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
 
+    from gankit.limits import check_model_size
+
+    def build() -> nn.Module:
+        return AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder, local_files_only=True))
+
+    # Its size first, measured on the meta device: a config.json asking for 1e9 hidden units is refused unallocated.
+    check_model_size(build, f"-o pretrained {str(folder)!r} (its config.json)")
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise GankitError(f"-o pretrained {str(folder)!r}: cannot load a causal language model from it: "
                           f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     vocab = model.get_output_embeddings().weight.shape[0]

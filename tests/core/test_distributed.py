@@ -1,5 +1,6 @@
 """Two processes on the CPU (gloo): both train, gradients are averaged so the ranks stay
-identical, rank 0 alone writes files, and a 2-process run resumes."""
+identical, rank 0 alone writes files, a 2-process run resumes, and each rank draws its own
+training noise."""
 
 from __future__ import annotations
 
@@ -45,6 +46,26 @@ def test_two_gloo_processes_train_in_sync_and_resume(tmp_path):
     _torchrun(str(straight), "30")
     assert all(torch.equal(rank0[k], v) for k, v in _load(straight / "rank-0-step-30.pt").items()), \
         "a resumed 2-process run must equal an uninterrupted one"
+
+
+def test_each_rank_draws_its_own_training_noise_and_a_seed_repeats_it(tmp_path):
+    """Issue 16 #1: Gumbel noise, text-D dropout masks and WaveGAN phase-shuffle shifts come
+    from torch's global RNG, which the engine seeds per process; two runs with one seed
+    draw the same on each rank."""
+    _torchrun(str(tmp_path), "draws")
+    ranks = [torch.load(tmp_path / f"draws-rank-{rank}.pt", weights_only=True) for rank in (0, 1)]
+    shared, unrepeated = [], []
+    for run, kinds in (("text", ("gumbel", "dropout")), ("audio", ("shifts",))):
+        for kind in kinds:
+            first, second = ranks[0][f"{run}-a"][kind], ranks[1][f"{run}-a"][kind]
+            assert len(first) == len(second) > 0 and all(a.shape == b.shape for a, b in zip(first, second))
+            if any(torch.equal(a, b) for a, b in zip(first, second)):
+                shared.append(f"{run} {kind}")
+            for draws in ranks:
+                if not all(torch.equal(a, b) for a, b in zip(draws[f"{run}-a"][kind], draws[f"{run}-b"][kind])):
+                    unrepeated.append(f"{run} {kind}")
+    assert not shared, f"the ranks drew the same {shared}"
+    assert not unrepeated, f"the same seed drew differently: {unrepeated}"
 
 
 def _load_initial() -> dict[str, torch.Tensor]:

@@ -175,3 +175,24 @@ def test_spectral_branch_penalties_stay_finite_on_zero_padded_clips():
         penalty.backward()
     weights = [m.weight.grad for m in d.spectral.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
     assert all(grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0 for grad in weights)
+
+
+def test_the_latent_is_the_papers_uniform_and_old_checkpoints_keep_theirs():
+    """Issue 16 #7: WaveGAN draws z ~ U(-1, 1)^100 (Donahue et al. 2019, the paper's table of
+    hyperparameters); ``-o latent normal`` gives N(0, 1), and weights saved before the option
+    existed (no ``uniform_latent`` entry) were trained on N(0, 1) and keep it."""
+    info = DataInfo(shape=(1, 4096), sample_rate=16000)
+    g, _ = build(TINY, info)
+    z = g.sample_latent(4000, generator=torch.Generator().manual_seed(0))
+    assert z.shape == (4000, 8) and z.min() >= -1 and z.max() <= 1
+    assert z.var().item() == pytest.approx(1 / 3, rel=0.05) and abs(z.mean().item()) < 0.02
+    assert torch.equal(z, g.sample_latent(4000, generator=torch.Generator().manual_seed(0)))
+    normal, _ = build(WaveGANOptions(width=2, latent_dim=8, latent="normal"), info)
+    assert normal.sample_latent(4000, generator=torch.Generator().manual_seed(0)).var().item() == pytest.approx(1, rel=0.1)
+    old = {k: v for k, v in g.state_dict().items() if k != "uniform_latent"}
+    g.load_state_dict(old)
+    assert g.sample_latent(4000, generator=torch.Generator().manual_seed(0)).abs().max() > 1  # N(0, 1) again
+    g.load_state_dict(build(TINY, info)[0].state_dict())
+    assert g.sample_latent(10).abs().max() <= 1
+    with pytest.raises(ValueError, match="latent must be uniform or normal"):
+        WaveGANOptions(latent="gaussian")

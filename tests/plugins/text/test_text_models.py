@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from gankit.errors import GankitError
+from gankit.models import as_output
 from gankit.plugins.text.generators import (
     TransformerGenerator,
     build_lstm,
@@ -35,6 +36,11 @@ def _transformer(**options):
 
 
 BUILDERS = {"lstm": _lstm, "transformer": _transformer}
+
+
+def _heads(result) -> torch.Tensor:
+    """A discriminator's logits as N × heads (the cnn D has one head per representation)."""
+    return torch.stack(list(as_output(result).logits), -1)
 
 
 def _latents(generator, n, seed=0):
@@ -66,13 +72,14 @@ def test_shapes_soft_one_hot_and_gradients(model, discriminator):
     assert torch.equal(soft.argmax(-1)[alive], hard[alive])  # the relaxed tokens follow the hard sample
     assert torch.equal(soft[~alive], F.one_hot(torch.full(((~alive).sum(),), PAD), VOCAB).float())  # exact PAD after EOS
 
-    logits = critic(soft)
-    assert logits.shape == (6,)
+    logits = _heads(critic(soft))
+    assert logits.shape == (6, SMALL_D["d_representations"] if discriminator == "cnn" else 1)
     logits.sum().backward()
     grads = [p.grad for p in generator.parameters() if p.grad is not None]
     assert grads and sum(float(g.abs().sum()) for g in grads) > 0
     real = F.one_hot(hard, VOCAB).float()
-    assert critic(real).shape == (6,) and torch.allclose(critic.eval()(real), critic(hard))  # ids are one-hot encoded
+    assert _heads(critic(real)).shape == logits.shape
+    assert torch.allclose(_heads(critic.eval()(real)), _heads(critic(hard)))  # ids are one-hot encoded
     with pytest.raises(GankitError, match="soft one-hot tokens of shape"):
         critic(torch.zeros(2, LENGTH + 1, VOCAB))
 
@@ -127,14 +134,14 @@ def test_token_nll_matches_step_by_step_probabilities(model):
             for t, target in enumerate(row.tolist()):
                 logits, state = generator.step(token, state)
                 total -= float(torch.log_softmax(logits.float() + generator.logit_bias[t], -1)[0, target])
-                count += 1
+                count += t < LENGTH - 1  # the end token the last position forces is no choice: not counted
                 if target == EOS:
                     break
                 token = torch.tensor([target])
             expected.append(total / count)
     assert torch.allclose(generator.token_nll(ids), torch.tensor(expected), atol=1e-4)
     loss = generator.pretrain_loss(ids)
-    counted = first_eos_mask(ids, EOS).sum(1).float()
+    counted = (first_eos_mask(ids, EOS) & (torch.arange(LENGTH) < LENGTH - 1)).sum(1).float()
     assert torch.allclose(loss, (torch.tensor(expected) * counted).sum() / counted.sum(), atol=1e-4)
 
 
@@ -175,7 +182,7 @@ def test_straight_through_gives_hard_one_hot_with_gradients():
     generator, critic = _lstm(straight_through=True)
     out = generator(_latents(generator, 4))
     assert torch.equal(out.detach(), F.one_hot(generator._last_hard, VOCAB).float())
-    critic(out).sum().backward()
+    _heads(critic(out)).sum().backward()
     assert generator.head.weight.grad.abs().sum() > 0
 
 
@@ -203,7 +210,7 @@ def test_one_id_for_pad_bos_and_eos_works():
     ids = generator.generate(_latents(generator, 50))
     alive = first_eos_mask(ids, EOS)
     assert (ids == EOS).any(dim=1).all() and (ids[~alive] == EOS).all()
-    assert critic(generator(_latents(generator, 4))).shape == (4,)
+    assert _heads(critic(generator(_latents(generator, 4)))).shape == (4, SMALL_D["d_representations"])
     assert torch.isfinite(generator.token_nll(ids)).all()
 
 
