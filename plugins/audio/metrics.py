@@ -131,6 +131,7 @@ def inception_score(fake: torch.Tensor, context: EvalContext) -> MetricResult:
     real_mean, real_std = score_from_probs(real_probs, splits)
     protocol.update({"splits": splits, "classes": int(fake_probs.shape[1]), "upper_bound": int(fake_probs.shape[1]),
                      "classifier_held_out_accuracy": found.protocol["held_out_accuracy"],
+                     "logits": "the classifier's logits, bias included: its own trained p(y|x), gankit's protocol",
                      "note": "is_real scores the real reference clips the same way"})
     return MetricResult({"is": mean, "is_std": std, "is_real": real_mean, "is_real_std": real_std}, protocol)
 

@@ -190,16 +190,20 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
 
 @hookimpl
 def register_metrics(register: Callable[[MetricSpec], None]) -> None:
+    from .options import ImageMetricOptions
+
     # fid comes first: a domain's first metric with a primary value is what --eval-every tracks.
     # Offline by default (a classifier gankit trains on the run's dataset); GANKIT_FID_WEIGHTS
     # switches to the FID Inception-v3. See docs/metrics.md.
     register(MetricSpec(name="fid", domain="image", compute=lazy("gankit.plugins.image.metrics:fid"),
                         description="Fréchet distance between Gaussian fits of real and fake features (lower: better)",
-                        primary="fid", higher_is_better=False))
+                        primary="fid", higher_is_better=False, options=ImageMetricOptions))
     register(MetricSpec(name="kid", domain="image", compute=lazy("gankit.plugins.image.metrics:kid"),
                         description="kernel distance: unbiased MMD² with a cubic kernel over subsets, mean and std",
-                        primary="kid", higher_is_better=False))
+                        primary="kid", higher_is_better=False, options=ImageMetricOptions))
     register(MetricSpec(name="is", domain="image", compute=lazy("gankit.plugins.image.metrics:inception_score"),
-                        description="Inception-Score-style exp(E KL(p(y|x) || p(y))) over splits, and the real data's"))
+                        description="Inception-Score-style exp(E KL(p(y|x) || p(y))) over splits, and the real data's",
+                        options=ImageMetricOptions))
     register(MetricSpec(name="prdc", domain="image", compute=lazy("gankit.plugins.image.metrics:prdc"),
-                        description="k-NN (k=3) precision, recall, density and coverage in feature space"))
+                        description="k-NN (k=3) precision, recall, density and coverage in feature space",
+                        options=ImageMetricOptions))

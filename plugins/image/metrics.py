@@ -9,7 +9,9 @@ and ``prdc``, computed in the feature space of one network:
   weights. These numbers compare only with each other under gankit's protocol.
 
 Every result carries a ``protocol`` naming the network, its accuracy and cache key, the
-resize, the sample counts and the reference set. Features are computed once per tensor:
+resize (for Inception, the ``resize`` metric option: pytorch-fid's, torch-fidelity's or
+clean-fid's convention, :data:`.inception.RESIZE_MODES`), the sample counts and the
+reference set. Features are computed once per tensor:
 each metric is called separately, so a small per-process cache keyed by the tensor
 (checked through a weak reference and its version counter) serves the others. The maths
 lives in :mod:`gankit.featurestats`, shared with the other domains, and is re-exported here.
@@ -43,6 +45,12 @@ __all__ = ["fid", "kid", "inception_score", "prdc", "backbone", "embed", "clear_
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
 IS_SPLITS = 10
+# Which logits the Inception Score's softmax takes (docs/metrics.md, "Inception Score and the fc bias").
+IS_LOGITS = {
+    "inception": "the fc logits without the bias (the original Inception Score code; torch-fidelity's "
+                 "logits_unbiased)",
+    "classifier": "gankit's classifier's logits, bias included: its own trained p(y|x), gankit's protocol",
+}
 
 
 # Feature networks ------------------------------------------------------------------------
@@ -68,8 +76,9 @@ class Backbone:
         features, probs = [], []
         for start in range(0, len(x), self.batch):
             chunk = x[start:start + self.batch].to(device)
-            if self.kind == "inception":
-                f, logits = self.net(chunk)
+            if self.kind == "inception":  # the Inception Score's convention: no fc bias
+                f, _ = self.net(chunk)
+                logits = self.net.logits_unbiased(f)
             else:
                 f, logits = self.net.features_and_logits(chunk)
                 logits = logits if self.kind == "classifier" else None
@@ -79,7 +88,7 @@ class Backbone:
         return torch.cat(features), (torch.cat(probs) if probs else None)
 
 
-_INCEPTION: dict[tuple[str, int, int], inception.FIDInceptionV3] = {}
+_INCEPTION: dict[tuple[str, int, int, str], inception.FIDInceptionV3] = {}
 _FEATURES = FeatureMemo(size=4)
 
 
@@ -93,25 +102,35 @@ def clear_caches() -> None:
 def backbone(context: EvalContext) -> Backbone:
     """The feature network for this evaluation (see the module docstring for the choice)."""
     path = inception.weights_path()
+    chosen = getattr(context.options, "resize", None)
     if path is not None:
+        resize = chosen or inception.DEFAULT_RESIZE
         stat = path.stat() if path.is_file() else None
-        memo = (str(path.resolve()), stat.st_mtime_ns, stat.st_size) if stat else None
+        memo = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, resize) if stat else None
         net = _INCEPTION.get(memo) if memo else None
         if net is None:
-            net = inception.load_fid_inception(path)
+            net = inception.load_fid_inception(path, resize)
             _INCEPTION[memo] = net  # type: ignore[index]
+        steps, reproduces = inception.RESIZE_MODES[resize]
         protocol = {
             "name": "inception-v3-fid",
             "kind": "FID Inception-v3 (TensorFlow 2015-12-05 graph as ported by pytorch-fid)",
             "weights": str(path),
             "feature_dim": inception.FEATURE_DIM,
             "features": "2048-d final average pool",
-            "classes": f"{inception.NUM_CLASSES} (softmax of the fc logits)",
-            "resize": f"bilinear to {inception.INPUT_SIZE}x{inception.INPUT_SIZE}, grayscale repeated to RGB",
+            "classes": f"{inception.NUM_CLASSES} (softmax of the fc logits without the fc bias, as the original "
+                       f"Inception Score code and torch-fidelity's logits_unbiased)",
+            "resize": f"{resize}: 8-bit pixels (round((x+1)*127.5)), grayscale repeated to RGB, {steps}",
+            "resize_mode": resize,
+            "reproduces": reproduces,
             "comparable": "with papers using the standard FID Inception weights, at equal sample counts and "
                           "reference set",
         }
-        return Backbone(f"inception:{path}", "inception", net, protocol, batch=50)
+        return Backbone(f"inception:{path}:{resize}", "inception", net, protocol, batch=50)
+    if chosen is not None:
+        raise GankitError(f"--metric-option resize {chosen} sets how images reach the FID Inception-v3, but "
+                          f"{inception.WEIGHTS_ENV} is not set, so gankit's offline classifier scores them (with its "
+                          f"own 32x32 bilinear resize); set {inception.WEIGHTS_ENV} or leave resize out")
     channels = int(context.info.shape[0])
     found = classifier.feature_net(context.dataset, context.dataset_key, context.cache_dir, channels)
     kind = "classifier" if found.has_classes else "random"
@@ -191,6 +210,7 @@ def inception_score(fake: torch.Tensor, context: EvalContext) -> MetricResult:
     real_mean, real_std = score_from_probs(real_probs, splits)
     protocol.update({"splits": splits, "classes": int(fake_probs.shape[1]),
                      "upper_bound": int(fake_probs.shape[1]),
+                     "logits": IS_LOGITS[net.kind],
                      "note": "is_real scores the real reference subset the same way"})
     return MetricResult({"is": mean, "is_std": std, "is_real": real_mean, "is_real_std": real_std}, protocol)
 

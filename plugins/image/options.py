@@ -118,3 +118,20 @@ class FolderOptions:
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
         if self.crop not in ("centre", "stretch"):
             raise ValueError(f"crop must be centre or stretch, got {self.crop!r}")
+
+
+@dataclass(frozen=True)
+class ImageMetricOptions:
+    """Options of the image metrics ``fid``, ``kid``, ``is`` and ``prdc``
+    (``gankit evaluate --metric-option KEY VALUE``)."""
+
+    resize: Literal["pytorch-fid", "torch-fidelity", "clean"] | None = option(
+        None,
+        "how 8-bit images reach the FID Inception-v3's 299x299 input, as the named tool does it: pytorch-fid's "
+        "bilinear, torch-fidelity's TensorFlow-1 bilinear, or clean-fid's PIL bicubic (needs GANKIT_FID_WEIGHTS; "
+        "none: pytorch-fid)",
+    )
+
+    def __post_init__(self) -> None:
+        if self.resize not in (None, "pytorch-fid", "torch-fidelity", "clean"):
+            raise ValueError(f"resize must be pytorch-fid, torch-fidelity or clean, got {self.resize!r}")

@@ -20,9 +20,13 @@ costs nothing and the whole computation is linear in the text, not quadratic.
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_left
 from collections import Counter
-from typing import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Iterable, Literal, Sequence
+
+from gankit.options import check_bounds, option
 
 EPSILON = 0.1  # nltk SmoothingFunction().method1
 
@@ -117,3 +121,96 @@ def self_bleu(texts: Sequence[Sequence[str]], orders: Sequence[int] = (2, 3, 4, 
         for n, value in sentence_bleu(hypothesis, references, orders, exclude=index).items():
             totals[n] += value
     return {n: total / len(texts) for n, total in totals.items()}
+
+
+# The Texygen/RelGAN protocol --------------------------------------------------------------
+# RelGAN's utils/metrics/Bleu.py (weilinie/RelGAN, a fork of Texygen's): nltk.word_tokenize
+# of each line of the generated file and of the test file, every one of the first
+# ``sample_size = 200`` generated lines against all test lines, nltk sentence_bleu with
+# SmoothingFunction().method1, averaged. (An earlier RelGAN commit had 100; Texygen's own
+# get_bleu_fast scores every generated line against the first 500 reference lines.)
+
+TEXYGEN_SAMPLES = 200
+
+
+@dataclass(frozen=True)
+class BleuOptions:
+    """Options of the ``bleu`` metric (``gankit evaluate --metric-option KEY VALUE``)."""
+
+    bleu_protocol: Literal["gankit", "texygen"] = option(
+        "gankit",
+        "gankit: the definition of docs/text.md (every sample, whitespace words); texygen: RelGAN's Texygen "
+        "protocol (nltk word_tokenize on both sides, the first 200 samples against the raw reference lines; give "
+        "the test file as the dataset's reference to compare with papers)",
+    )
+    bleu_samples: int | None = option(
+        None, "hypotheses scored (the first N samples); none: the protocol's own (gankit: all, texygen: 200)", ge=1)
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+        if self.bleu_protocol not in ("gankit", "texygen"):
+            raise ValueError(f"bleu_protocol must be gankit or texygen, got {self.bleu_protocol!r}")
+
+# nltk 3.10's NLTKWordTokenizer (what nltk.word_tokenize applies to each sentence), its rules
+# in order; nltk is Apache-2.0. A caption is one sentence, so sentence splitting is skipped
+# (word_tokenize(text, preserve_line=True)).
+_STARTING_QUOTES = [
+    (re.compile("([«“‘„]|[`]+)"), r" \1 "),
+    (re.compile(r"^\""), r"``"),
+    (re.compile(r"(``)"), r" \1 "),
+    (re.compile(r"([ \(\[{<])(\"|\'{2})"), r"\1 `` "),
+    (re.compile(r"(?i)(?<!\w)(\')(?!(?:re|ve|ll|m|t|s|d|n)\b)(?=\w)"), r"\1 "),
+]
+_PUNCTUATION = [
+    (re.compile(r'([^\.])(\.)([\]\)}>"\'' "»”’ " r"]*+)\s*$"), r"\1 \2 \3 "),
+    (re.compile(r"([:,])([^\d])"), r" \1 \2"),
+    (re.compile(r"([:,])$"), r" \1 "),
+    (re.compile(r"\.{2,}"), r" \g<0> "),
+    (re.compile(r"[;@#$%&]"), r" \g<0> "),
+    (re.compile(r"[\u2012-\u2015]"), r" \g<0> "),
+    (re.compile(r'([^\.])(\.)([\]\)}>"\']*)\s*$'), r"\1 \2\3 "),
+    (re.compile(r"[?!]"), r" \g<0> "),
+    (re.compile(r"([^'])' "), r"\1 ' "),
+    (re.compile(r"[*]"), r" \g<0> "),
+]
+_PARENS_BRACKETS = (re.compile(r"[\]\[\(\)\{\}\<\>]"), r" \g<0> ")
+_DOUBLE_DASHES = (re.compile(r"--"), r" -- ")
+_ENDING_QUOTES = [
+    (re.compile("([»”’])"), r" \1 "),
+    (re.compile(r"''"), " '' "),
+    (re.compile(r'"'), " '' "),
+    (re.compile(r"\s+"), " "),
+    (re.compile(r"([^' ])('[sS]|'[mM]|'[dD]|') "), r"\1 \2 "),
+    (re.compile(r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) "), r"\1 \2 "),
+]
+_CONTRACTIONS = [re.compile(pattern) for pattern in (
+    r"(?i)\b(can)(?#X)(not)\b", r"(?i)\b(d)(?#X)('ye)\b", r"(?i)\b(gim)(?#X)(me)\b", r"(?i)\b(gon)(?#X)(na)\b",
+    r"(?i)\b(got)(?#X)(ta)\b", r"(?i)\b(lem)(?#X)(me)\b", r"(?i)\b(more)(?#X)('n)\b", r"(?i)\b(wan)(?#X)(na)(?=\s)",
+    r"(?i) ('t)(?#X)(is)\b", r"(?i) ('t)(?#X)(was)\b")]
+
+
+def word_tokenize(text: str) -> list[str]:
+    """``nltk.word_tokenize(text, preserve_line=True)``: Penn-Treebank-style words, so
+    ``"the front wheel."`` is ``[..., "wheel", "."]`` and ``"man's"`` is ``["man", "'s"]``."""
+    for pattern, substitution in _STARTING_QUOTES:
+        text = pattern.sub(substitution, text)
+    for pattern, substitution in _PUNCTUATION:
+        text = pattern.sub(substitution, text)
+    for pattern, substitution in (_PARENS_BRACKETS, _DOUBLE_DASHES):
+        text = pattern.sub(substitution, text)
+    text = f" {text} "
+    for pattern, substitution in _ENDING_QUOTES:
+        text = pattern.sub(substitution, text)
+    for pattern in _CONTRACTIONS:
+        text = pattern.sub(r" \1 \2 ", text)
+    return text.split()
+
+
+def texygen_bleu(hypotheses: Sequence[str], references: Sequence[str] | References,
+                 orders: Sequence[int] = (2, 3, 4, 5), samples: int = TEXYGEN_SAMPLES) -> dict[int, float]:
+    """BLEU-n as RelGAN reports it: the first ``samples`` hypotheses (text lines), each
+    against all ``references`` (text lines, or a :class:`References` of their
+    :func:`word_tokenize` words), both split by :func:`word_tokenize`."""
+    if not isinstance(references, References):
+        references = References((word_tokenize(text) for text in references), max(orders))
+    return mean_bleu([word_tokenize(text) for text in hypotheses[:samples]], references, orders)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from gankit.specs import DatasetSpec, MetricSpec, lazy
 
+from .bleu import BleuOptions
 from .data_options import CharsOptions, GrammarOptions, LinesOptions, OracleOptions
 
 DOMAIN = "text"
@@ -65,6 +66,7 @@ METRIC_SPECS: list[MetricSpec] = [
         compute=lazy("gankit.plugins.text.metrics:bleu"),
         primary="bleu4",
         higher_is_better=True,
+        options=BleuOptions,
     ),
     MetricSpec(
         name="diversity",

@@ -73,22 +73,73 @@ def _references(context: EvalContext) -> tuple[list[str], str]:
     return texts, f"{source} (the dataset holds no references apart from training)"
 
 
+REFERENCE_FORM = ("as the samples are: each reference encoded with the run's tokenizer at the training length and "
+                  "decoded (out-of-vocabulary words become <unk>, references longer than the samples can be are "
+                  "truncated), so a generator that reproduces a reference scores 1")
+
+
+def _decoded_references(context: EvalContext) -> tuple[list[str], str]:
+    """BLEU's references in the form samples have (``decode(encode(reference))``): raw text
+    would count out-of-vocabulary words and truncation, which no sample can reproduce,
+    against the generator. Without held-out references, the decoded training samples."""
+    ids = getattr(context.dataset, "reference_ids", None)
+    texts = getattr(context.dataset, "reference_texts", None)
+    if ids is None and texts:
+        from .datasets import encode_references
+        from .io import tokenizer_from_info
+
+        ids = encode_references(tokenizer_from_info(context.info), list(texts), int(context.info.shape[0]))
+    if ids is not None and len(ids):
+        return decode(ids, context.info), getattr(context.dataset, "reference_source", "the dataset's held-out references")
+    return _references(context)
+
+
 def _skipped(reason: str) -> MetricResult:
     return MetricResult(values={}, protocol={"skipped": reason})
 
 
 def bleu(fake: torch.Tensor, context: EvalContext) -> MetricResult:
     """BLEU-2..5 of the samples against the dataset's references (held-out text)."""
+    options = context.options or bleu_lib.BleuOptions()
+    if options.bleu_protocol == "texygen":
+        return texygen_bleu(fake, context, options.bleu_samples or bleu_lib.TEXYGEN_SAMPLES)
+    fake = fake[:options.bleu_samples] if options.bleu_samples else fake
     hypotheses = [text.split() for text in decode(fake, context.info)]
-    texts, source = _references(context)
+    texts, source = _decoded_references(context)
     references = _cached(("bleu-references", context.dataset_key, _digest(texts)),
                          lambda: bleu_lib.References((text.split() for text in texts), max(ORDERS)))
     scores = bleu_lib.mean_bleu(hypotheses, references, ORDERS)
     return MetricResult(
         values={f"bleu{n}": scores[n] for n in ORDERS},
         protocol={"definition": BLEU_DEFINITION, "units": UNITS, "orders": list(ORDERS), "smoothing": "nltk method1",
-                  "references": source, "reference_count": references.size, "samples": len(hypotheses),
-                  "higher_is_better": True},
+                  "references": source, "reference_form": REFERENCE_FORM, "reference_count": references.size,
+                  "samples": len(hypotheses), "higher_is_better": True},
+    )
+
+
+def texygen_bleu(fake: torch.Tensor, context: EvalContext, samples: int = bleu_lib.TEXYGEN_SAMPLES) -> MetricResult:
+    """BLEU-2..5 under the Texygen/RelGAN protocol (``bleu_protocol texygen``): the first
+    ``samples`` decoded samples, each against every raw reference line, both split by nltk's
+    ``word_tokenize``; comparable with RelGAN's tables when the references are the paper's
+    test file."""
+    texts, source = _references(context)
+    references = _cached(("bleu-texygen-references", context.dataset_key, _digest(texts)),
+                         lambda: bleu_lib.References((bleu_lib.word_tokenize(text) for text in texts), max(ORDERS)))
+    hypotheses = decode(fake[:samples], context.info)
+    scores = bleu_lib.texygen_bleu(hypotheses, references, ORDERS, samples)
+    return MetricResult(
+        values={f"bleu{n}": scores[n] for n in ORDERS},
+        protocol={"bleu_protocol": "texygen",
+                  "definition": BLEU_DEFINITION,
+                  "units": "nltk.word_tokenize words (NLTKWordTokenizer, one line one sentence) of the decoded samples "
+                           "and of the raw reference lines",
+                  "orders": list(ORDERS), "smoothing": "nltk method1",
+                  "hypotheses": f"the first {len(hypotheses)} of {len(fake)} samples (RelGAN's sample_size "
+                                f"{bleu_lib.TEXYGEN_SAMPLES})",
+                  "references": f"{source}, as raw text", "reference_count": references.size,
+                  "samples": len(hypotheses), "higher_is_better": True,
+                  "comparable": "with RelGAN's and later papers' COCO BLEU when the references are their test file "
+                                "(10000 lines of test_coco.txt); BLEU rises with the number of references"},
     )
 
 
@@ -214,7 +265,8 @@ def oracle(fake: torch.Tensor, context: EvalContext) -> MetricResult:
                                       "probability 0 under the oracle, left out of nll_oracle",
                   "nll_oracle_real": "nll_oracle of the held-out oracle samples: the oracle's entropy rate, the "
                                      "floor a perfect generator reaches",
-                  "nll_gen": "the generator's token_nll (temperature 1, nats per token to the first end token "
-                             "included) of the held-out oracle samples, averaged; diversity, lower is better",
+                  "nll_gen": "the generator's token_nll (temperature 1, nats per token it chooses: the oracle_length "
+                             "tokens, not the end token the last position forces) of the held-out oracle samples, "
+                             "averaged; diversity, lower is better (RelGAN's NLL_gen, over the same tokens)",
                   "held_out": len(held_out) if held_out is not None else 0, "samples": len(fake), **notes},
     )

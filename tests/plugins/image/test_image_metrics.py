@@ -237,6 +237,64 @@ def test_the_fid_inception_loads_pytorch_fid_keys_and_gives_2048_features(tmp_pa
     assert result.protocol["feature_network"]["name"] == "inception-v3-fid" and math.isfinite(result.values["fid"])
     assert "299x299" in result.protocol["resize"]
     assert metrics.inception_score(fake, context).protocol["classes"] == 1008
+    net = metrics.backbone(context).net
+    features, logits = net(real)
+    assert torch.allclose(net.logits_unbiased(features), logits - net.fc.bias, atol=1e-5)
+
+
+class TinyInception(torch.nn.Module):
+    """A stand-in with the FID network's interface, small enough to score many images: a
+    linear map to 32 features and a 6-class fc with a large bias."""
+
+    logits_unbiased = inception.FIDInceptionV3.logits_unbiased
+
+    def __init__(self):
+        super().__init__()
+        generator = torch.Generator().manual_seed(3)
+        self.features = torch.nn.Linear(64, 32)
+        self.fc = torch.nn.Linear(32, 6)
+        with torch.no_grad():
+            self.features.weight.copy_(torch.randn(32, 64, generator=generator))
+            self.fc.weight.copy_(torch.randn(6, 32, generator=generator) * 0.3)
+            self.fc.bias.copy_(torch.tensor([4.0, -3.0, 2.0, 0.0, -1.0, 3.0]))
+
+    def forward(self, x):
+        features = torch.relu(self.features(x.flatten(1)))
+        return features, self.fc(features)
+
+
+def test_the_inception_score_uses_the_logits_without_the_fc_bias(tmp_path, monkeypatch):
+    """Issue 16 #2: the Inception Score of the original TensorFlow code (``matmul(pool3, W)``)
+    and of torch-fidelity (``logits_unbiased``) leaves the fc bias out; scored here against
+    that reference computation, written out in NumPy."""
+    net = TinyInception().eval()
+    monkeypatch.setattr(metrics, "backbone", lambda context: metrics.Backbone(
+        "tiny-inception", "inception", net, {"name": "tiny", "resize": "none"}, batch=16))
+    images = torch.rand(60, 1, 8, 8, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    data = build_shapes(ShapesOptions(count=4))
+    context = make_context(data, images[40:], torch.zeros(20, dtype=torch.long), "tiny", tmp_path)
+    result = metrics.inception_score(images[:40], context)
+
+    def reference(x: torch.Tensor, splits: int) -> tuple[float, float]:
+        with torch.no_grad():
+            features = net(x)[0].double().numpy()
+        logits = features @ net.fc.weight.detach().double().numpy().T  # no bias
+        probs = np.exp(logits - logits.max(1, keepdims=True))
+        probs /= probs.sum(1, keepdims=True)
+        scores = []
+        for part in np.split(probs, splits):
+            kl = part * (np.log(part) - np.log(part.mean(0, keepdims=True)))
+            scores.append(np.exp(kl.sum(1).mean()))
+        return float(np.mean(scores)), float(np.std(scores))
+
+    assert result.protocol["splits"] == 10
+    assert (result.values["is"], result.values["is_std"]) == pytest.approx(reference(images[:40], 10), rel=1e-6)
+    assert (result.values["is_real"], result.values["is_real_std"]) == pytest.approx(reference(images[40:], 10),
+                                                                                      rel=1e-6)
+    with torch.no_grad():
+        features, biased = net(images[:40])
+    biased_score = metrics.score_from_probs(torch.softmax(biased.double(), 1), 10)[0]
+    assert abs(biased_score - result.values["is"]) > 0.1  # the bias matters: the test can tell
 
 
 def test_bad_fid_weights_are_one_line_errors(tmp_path):
