@@ -11,7 +11,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = {"train": "api", "sample": "api", "load": "run", "Run": "run", "GankitError": "errors",
-        "hookimpl": "hookspecs", "evaluate": "evaluation", "evaluate_samples": "evaluation"}
+        "hookimpl": "hookspecs", "evaluate": "evaluation", "evaluate_samples": "evaluation",
+        "vocode": "plugins.audio"}
 
 
 def __getattr__(name: str) -> Any:

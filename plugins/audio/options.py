@@ -26,7 +26,10 @@ class WaveGANOptions:
     """Options of the ``wavegan`` model (Donahue et al. 2019)."""
 
     width: int = option(64, "WaveGAN's model size d: channels grow d, 2d, 4d, ... per layer", ge=1)
-    latent_dim: int = option(100, "size of the generator's standard-normal latent vector", ge=1)
+    latent_dim: int = option(100, "size of the generator's latent vector", ge=1)
+    latent: Literal["uniform", "normal"] = option(
+        "uniform", "distribution of each latent entry: uniform on [-1, 1] (the paper's) or normal N(0, 1)"
+    )
     phase_shuffle: int = option(
         2, "phase shuffle radius n in D: each layer's output shifted by -n..n samples; 0: off", ge=0
     )
@@ -42,6 +45,8 @@ class WaveGANOptions:
 
     def __post_init__(self) -> None:
         check_bounds(self)
+        if self.latent not in ("uniform", "normal"):
+            raise ValueError(f"latent must be uniform or normal, got {self.latent!r}")
 
 
 @dataclass(frozen=True)
@@ -112,3 +117,94 @@ class FSDDOptions:
 
     def __post_init__(self) -> None:
         check_bounds(self)
+
+
+# The vocoder: the ``hifigan`` model and the ``mel`` dataset ---------------------------------
+#
+# HiFi-GAN (Kong et al. 2020) and its reference code, jik876/hifi-gan: config_v1.json,
+# config_v2.json, config_v3.json, meldataset.py and train.py. Each default below names the
+# line of that recipe it comes from.
+
+HIFIGAN_SIZES = ("v1", "v2", "v3", "cpu")
+
+
+@dataclass(frozen=True)
+class HiFiGANOptions:
+    """Options of the ``hifigan`` model (Kong et al. 2020). Its mel settings (sample rate,
+    n_fft, hop, window, bands, fmin/fmax) are the ``mel`` dataset's options: the model reads
+    them from the run's ``DataInfo.extra``."""
+
+    size: Literal["v1", "v2", "v3", "cpu"] = option(
+        "v1",
+        "generator size: v1 (512 channels, ResBlock1), v2 (128, ResBlock1), v3 (256, ResBlock2, upsampling 8,8,4) as "
+        "in HiFi-GAN's config_v1/v2/v3.json; cpu: 64 channels, ResBlock2, for a few CPU-minutes",
+    )
+    upsample_rates: tuple[int, ...] | None = option(
+        None, "the generator's upsampling factors, comma-separated; their product must be the hop "
+              "(kernel sizes: twice each factor); default: the size's (v1/v2: 8,8,2,2; v3: 8,8,4)"
+    )
+    upsample_initial_channel: int | None = option(
+        None, "channels after the first convolution, halved by each upsampling; default: the size's", ge=1)
+    periods: tuple[int, ...] = option((2, 3, 5, 7, 11),
+                                      "periods of the multi-period discriminator (HiFi-GAN: 2,3,5,7,11)")
+    scales: int = option(3, "sub-discriminators of the multi-scale discriminator, each on a 2x average-pooled input "
+                            "(HiFi-GAN: 3, the first with spectral norm)", ge=0)
+    d_width: float = option(1.0, "channel multiplier of both discriminators (1: HiFi-GAN's 32..1024 and 128..1024 "
+                                 "channels)", gt=0, le=1)
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+        if self.size not in HIFIGAN_SIZES:
+            raise ValueError(f"size must be one of {', '.join(HIFIGAN_SIZES)}, got {self.size!r}")
+        if self.upsample_rates is not None and (not self.upsample_rates or min(self.upsample_rates) < 1):
+            raise ValueError(f"upsample_rates must be positive integers, got {self.upsample_rates}")
+        if any(p < 2 for p in self.periods):
+            raise ValueError(f"periods must be integers of at least 2, got {self.periods}")
+        if not self.periods and self.scales == 0:
+            raise ValueError("the discriminator needs at least one period or one scale")
+
+
+@dataclass(frozen=True)
+class MelOptions:
+    """Options of the ``mel`` dataset: random segments of any audio folder with their
+    log-mel spectrograms (HiFi-GAN's meldataset.py), and the mel settings stored with the run."""
+
+    sample_rate: int = option(22050, "files are resampled to this rate (Hz; HiFi-GAN: 22050, LJSpeech)",
+                              ge=MIN_SAMPLE_RATE)
+    n_fft: int = option(1024, "FFT size of the mel analysis (HiFi-GAN: 1024)", ge=16)
+    hop: int = option(256, "samples per mel frame; the generator's upsampling product (HiFi-GAN: 256)", ge=1)
+    win: int = option(1024, "Hann window length, at most n_fft (HiFi-GAN: 1024)", ge=2)
+    n_mels: int = option(80, "mel bands (HiFi-GAN: 80)", ge=1)
+    fmin: float = option(0.0, "lowest mel frequency in Hz (HiFi-GAN: 0)", ge=0)
+    fmax: float | None = option(8000.0, "highest mel frequency of the input mels in Hz (HiFi-GAN: 8000); "
+                                        "none: half the sample rate", gt=0)
+    fmax_loss: float | None = option(None, "highest frequency of the mel L1 loss (HiFi-GAN's fmax_for_loss: none, "
+                                           "half the sample rate)", gt=0)
+    segment: int = option(8192, "samples per training segment, a multiple of hop (HiFi-GAN: 8192)", ge=1)
+    normalize: bool = option(True, "scale each file so its peak is 0.95 (HiFi-GAN's meldataset.py)")
+    split: Literal["auto", "all"] = option(
+        "auto", "auto: FSDD file names ({digit}_{speaker}_{take}.wav) use FSDD's split (takes 0-4 validation, 5-49 "
+                "training), other folders hold out validation_share of the files; all: train on every file")
+    validation_share: float = option(0.0, "share of a non-FSDD folder's files held out for validation (seeded by "
+                                          "data_seed); 0: none, evaluate on another folder", ge=0, lt=1)
+    holdout_speaker: str | None = option(None, "leave this FSDD speaker (e.g. theo) out of training, for tests on a "
+                                               "voice the model has not heard")
+    data_seed: int = option(0, "seed of the validation files of a non-FSDD folder")
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+        rate = self.sample_rate
+        if self.split not in ("auto", "all"):
+            raise ValueError(f"split must be auto or all, got {self.split!r}")
+        if self.win > self.n_fft:
+            raise ValueError(f"win ({self.win}) must not exceed n_fft ({self.n_fft})")
+        if self.hop > self.n_fft or (self.n_fft - self.hop) % 2:
+            raise ValueError(f"hop ({self.hop}) must be at most n_fft ({self.n_fft}) and n_fft - hop even (the "
+                             f"analysis pads (n_fft - hop) / 2 samples each side, as HiFi-GAN does)")
+        if self.segment % self.hop:
+            raise ValueError(f"segment ({self.segment}) must be a multiple of hop ({self.hop}); "
+                             f"e.g. {max(1, self.segment // self.hop) * self.hop}")
+        for name, value in (("fmax", self.fmax), ("fmax_loss", self.fmax_loss)):
+            if value is not None and not self.fmin < value <= rate / 2:
+                raise ValueError(f"{name} ({value:g} Hz) must lie above fmin ({self.fmin:g}) and at most half the "
+                                 f"sample rate ({rate / 2:g} Hz)")

@@ -228,7 +228,7 @@ def test_unlabelled_data_fall_back_to_fixed_random_features(tmp_path):
 def test_fd_is_registered_first_and_lazily():
     specs: list[MetricSpec] = []
     audio_plugin.register_metrics(register=specs.append)
-    assert [s.name for s in specs] == ["fd", "is", "spectral"]
+    assert [s.name for s in specs] == ["fd", "is", "spectral", "vocoder", "stoi", "pesq"]  # the last 3: test_vocode
     assert (specs[0].primary, specs[0].higher_is_better) == ("fd", False)
     assert all(s.domain == "audio" and s.compute.__doc__.startswith("Imports") for s in specs)
     assert primary_metric(get_registry(), "audio").name == "fd"
@@ -236,9 +236,11 @@ def test_fd_is_registered_first_and_lazily():
 
 def test_gankit_evaluate_scores_an_audio_run(tones, tmp_path):
     run = gankit.train("audio", steps=2, batch_size=16, count=240, sample_rate=RATE, length=LENGTH, width=4,
-                       out=str(tmp_path / "run"), quiet=True)
+                       out=str(tmp_path / "run"), quiet=True, preset="none")  # the fixture's data, not the cpu preset's
     result = evaluate(run.dir, n=60)
-    assert set(result["metrics"]) == {"fd", "is", "spectral"}
+    assert set(result["metrics"]) == {"fd", "is", "spectral", "vocoder", "stoi", "pesq"}
+    assert all("vocoder runs only" in result["metrics"][name]["protocol"]["skipped"]
+               for name in ("vocoder", "stoi", "pesq"))
     values = {f"{m}/{k}": v for m, r in result["metrics"].items() for k, v in r["values"].items()}
     assert all(math.isfinite(v) for v in values.values())
     assert values["fd/fd"] > scores(tones[1][:60], tones[2])["fd"]  # an untrained generator is far from the data
