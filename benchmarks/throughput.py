@@ -116,6 +116,12 @@ def _build(bench: Bench, seed: int, device: torch.device) -> tuple[Any, Any, tor
     return registry.domain(bench.domain), dataset, generator.to(device), discriminator.to(device), dataset.info
 
 
+def heads(output: Any) -> list[torch.Tensor]:
+    """A discriminator's logit tensors: one, or one per head of a multi-head discriminator
+    (RelGAN's representations), whose losses a hand-written loop sums as gankit does."""
+    return list(output.logits) if hasattr(output, "logits") else [output]
+
+
 def plain_loop(bench: Bench, steps: int, log_every: int, seed: int, device: torch.device) -> float:
     """Samples/s of the hand-written loop over its steps after the first log interval."""
     domain, dataset, generator, discriminator, info = _build(bench, seed, device)
@@ -136,13 +142,14 @@ def plain_loop(bench: Bench, steps: int, log_every: int, seed: int, device: torc
         z = generator.sample_latent(batch, device=device)
         with torch.no_grad():
             fake = generator(z)
-        d_loss = F.softplus(-discriminator(real)).mean() + F.softplus(discriminator(fake)).mean()
+        d_loss = sum(F.softplus(-r).mean() + F.softplus(f).mean()
+                     for r, f in zip(heads(discriminator(real)), heads(discriminator(fake))))
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
 
         z = generator.sample_latent(batch, device=device)
-        g_loss = F.softplus(-discriminator(generator(z))).mean()
+        g_loss = sum(F.softplus(-f).mean() for f in heads(discriminator(generator(z))))
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()

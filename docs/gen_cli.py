@@ -15,7 +15,9 @@ os.environ["GANKIT_LOAD_PLUGINS"] = ""
 import click  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
-from gankit.cli import cli  # noqa: E402
+from gankit.cli import _add_plugin_commands, cli  # noqa: E402
+
+_add_plugin_commands()  # the built-in plugins' commands (gankit vocode) are part of the CLI
 
 TARGET = Path(__file__).with_name("cli.md")
 
