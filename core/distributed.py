@@ -7,6 +7,7 @@ Without torchrun's environment (``WORLD_SIZE`` unset or 1) everything here is a 
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -104,4 +105,13 @@ def init_world(device: torch.device) -> World:
         if device.type == "cuda":
             torch.cuda.set_device(local_rank)
         torch.distributed.init_process_group(backend=backend)
+        # Leave the group before the interpreter tears down: a gloo group destroyed at exit,
+        # after the other ranks have gone, can abort the process ("terminate called without
+        # an active exception") although training finished.
+        atexit.register(_leave_group)
     return World(rank=rank, size=size, local_rank=local_rank)
+
+
+def _leave_group() -> None:
+    if torch.distributed.is_initialized():  # no barrier: a rank that failed must not wait for the others
+        torch.distributed.destroy_process_group()
