@@ -26,6 +26,7 @@ from typing import Any, Iterable, Iterator
 
 from .atomic import TEMPORARY_PATTERN, atomic_write, remove_temporaries
 from .errors import GankitError
+from .outputs import make_dirs, remove_empty_dirs
 
 try:
     import fcntl
@@ -91,7 +92,7 @@ def _claim_fresh(path: Path, overwrite: bool) -> RunDirectory:
     try:
         lock = RunLock.acquire(path)
     except BaseException:
-        _remove_empty_dirs(created)
+        remove_empty_dirs(created)
         raise
     try:
         names = _contents(path)  # again, under the lock: another process may have been quicker
@@ -103,11 +104,11 @@ def _claim_fresh(path: Path, overwrite: bool) -> RunDirectory:
         (path / "samples").mkdir(exist_ok=True)
     except OSError as exc:
         lock.release()
-        _remove_empty_dirs(created)
+        remove_empty_dirs(created)
         raise GankitError(f"cannot prepare the run directory {str(path)!r}: {exc.strerror or exc}") from None
     except BaseException:
         lock.release()
-        _remove_empty_dirs(created)
+        remove_empty_dirs(created)
         raise
     return RunDirectory(path, lock, fresh=True, created=created, before=set())
 
@@ -195,7 +196,7 @@ class RunDirectory:
         self.path = path
         self.lock = lock
         self._fresh = fresh  # the run started in a new, empty or emptied folder
-        self._created = created  # folders this claim made, deepest first
+        self._created = created  # folders this claim made, outermost first
         self._before = before  # entries there before this run (a resumed run's)
         self._thread = threading.get_ident()
         self.notice: str | None = None
@@ -228,7 +229,7 @@ class RunDirectory:
         finally:
             self.lock.release()
         if emptied:
-            _remove_empty_dirs(self._created)
+            remove_empty_dirs(self._created)
 
     def _record_entries(self) -> None:
         marker = _read_marker(self.path)
@@ -341,33 +342,11 @@ def _remove_entries(path: Path, names: Iterable[str]) -> None:
 
 
 def _make_dirs(path: Path) -> list[Path]:
-    """Create ``path`` and its missing parents; returns the folders created, deepest first."""
-    missing = []
-    folder = path
-    while not os.path.lexists(folder) and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    created: list[Path] = []
+    """Create ``path`` and its missing parents; returns the folders created, outermost first."""
     try:
-        for folder in reversed(missing):
-            try:
-                folder.mkdir()
-                created.insert(0, folder)
-            except FileExistsError:  # made meanwhile by another process
-                if not folder.is_dir():
-                    raise
+        return make_dirs(path)
     except OSError as exc:
-        _remove_empty_dirs(created)
         raise GankitError(f"cannot create the run directory {str(path)!r}: {exc.strerror or exc}") from None
-    return created
-
-
-def _remove_empty_dirs(folders: list[Path]) -> None:
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
 
 
 def _write_marker(path: Path) -> None:
