@@ -60,14 +60,20 @@ def cpu_clock() -> types.SimpleNamespace:
     return types.SimpleNamespace(**{**clock, "monotonic": time.process_time})
 
 
-def train_gankit(out: Path, data: Path, minutes: float, overrides: dict[str, Any], name: str, seed: int) -> None:
-    import gankit
+def use_cpu_clock() -> None:
+    """Make the training loop's clock (run time, ``--max-minutes``) this process's CPU time."""
     import gankit.engine.loop
     import gankit.engine.session
     import gankit.engine.stopping
 
     for module in (gankit.engine.loop, gankit.engine.session, gankit.engine.stopping):
         module.time = cpu_clock()
+
+
+def train_gankit(out: Path, data: Path, minutes: float, overrides: dict[str, Any], name: str, seed: int) -> None:
+    import gankit
+
+    use_cpu_clock()
     options = {"preset": "cpu", **DATA_OPTIONS, "max_minutes": minutes, "checkpoint_every": 100, "keep_last": 0,
                "sample_every": 100, **overrides}
     started = time.monotonic()

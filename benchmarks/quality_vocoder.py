@@ -36,13 +36,13 @@ import os
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import soundfile as sf
 import torch
+from quality_audio import use_cpu_clock  # benchmarks/ is the script's folder, so on sys.path
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data" / "fsdd"
@@ -50,32 +50,6 @@ RUN = "hifigan-cpu"
 HELD_OUT = "theo"
 CLASSIFIER_LENGTH = 8192
 METHODS = ("original", "gankit", "griffin_lim_32", "griffin_lim_100")
-
-
-def cpu_clock() -> types.SimpleNamespace:
-    """A stand-in for the ``time`` module whose ``monotonic`` is this process's CPU time."""
-    clock = {name: getattr(time, name) for name in dir(time) if not name.startswith("_")}
-    return types.SimpleNamespace(**{**clock, "monotonic": time.process_time})
-
-
-def use_cpu_clock() -> None:
-    """Make the training loop's clock this process's CPU time: the modules' ``time`` and the
-    session's start (``Session.started`` takes ``time.monotonic`` as its default when the
-    class is defined, so it is set again once the session is open)."""
-    import gankit.engine.loop
-    import gankit.engine.session
-    import gankit.engine.stopping
-
-    for module in (gankit.engine.loop, gankit.engine.session, gankit.engine.stopping):
-        module.time = cpu_clock()
-    opened = gankit.engine.loop.open_session
-
-    def open_session(*args: Any, **kwargs: Any) -> Any:
-        session = opened(*args, **kwargs)
-        session.started = time.process_time()
-        return session
-
-    gankit.engine.loop.open_session = open_session
 
 
 def train(out: Path, data: Path, minutes: float, overrides: dict[str, Any], name: str, seed: int) -> None:

@@ -55,14 +55,7 @@ class PeriodDiscriminator(nn.Module):
         n, c, t = x.shape
         if t % self.period:
             x = F.pad(x, (0, self.period - t % self.period), mode="reflect")
-        x = x.view(n, c, -1, self.period)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _run_layers(self.convs, self.post, x.view(n, c, -1, self.period))
 
 
 class ScaleDiscriminator(nn.Module):
@@ -81,13 +74,19 @@ class ScaleDiscriminator(nn.Module):
         self.post = norm(nn.Conv1d(c_in, 1, 3, 1, padding=1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            features.append(x)
-        x = self.post(x)
+        return _run_layers(self.convs, self.post, x)
+
+
+def _run_layers(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A sub-discriminator's convolutions (LeakyReLU after each) and output layer: its
+    flattened logits and every layer's output as a feature map."""
+    features = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), LRELU_SLOPE)
         features.append(x)
-        return x.flatten(1), features
+    x = post(x)
+    features.append(x)
+    return x.flatten(1), features
 
 
 class HiFiGANDiscriminator(nn.Module):
