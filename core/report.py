@@ -5,7 +5,11 @@ latest preview with its files embedded as data URIs, and the configuration. Prev
 shown by file type, so any domain's preview works without code: images (PNG, JPEG, GIF,
 WebP, SVG) as ``<img>``, sound (WAV, FLAC, OGG, MP3) as an ``<audio controls>`` player,
 text as preformatted lines; an audio preview's spectrogram PNG sits beside its WAV and
-is shown too. Every piece of text from the run is escaped. Nothing here imports torch.
+is shown too. A paired preview (``DomainSpec.write_paired_preview``) names its versions
+in the file name, ``step-N.VERSION.EXT``: files of one type with versions are shown side
+by side, captioned with their version: the original first, the generated samples (no
+version) last, captioned "gankit". Every piece of text from the run is escaped. Nothing
+here imports torch.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ MAX_EMBED_BYTES = 32 * 2**20  # a larger preview file is linked, not embedded
 MAX_TEXT_LINES = 200
 MAX_POINTS = 2000  # per series; longer series are thinned evenly
 PREVIEW_NAME = re.compile(r"^step-(\d+)$")
+ORIGINAL_VERSION = ".original"  # a paired preview's real samples: step-N.original.EXT
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -181,14 +186,41 @@ def _preview(files: Sequence[Path], report_dir: Path) -> str:
     if not files:
         return "<p>No preview written yet (one is written every --sample-every steps and at the end).</p>"
     order = {"audio": 0, "image": 1, "text": 2, "other": 3}
-    parts = [render_file(path, report_dir) for path in sorted(files, key=lambda p: (order[_kind(p)], p.name))]
+    paired = any(preview_version(p) for p in files)
+    parts = []
+    for kind in order:
+        group = sorted((p for p in files if _kind(p) == kind), key=_version_order)
+        if paired and len(group) > 1:  # the versions of a paired preview, side by side
+            row = "".join(render_file(p, report_dir, _version_label(p)) for p in group)
+            parts.append(f'<div class="versions">{row}</div>')
+        else:
+            parts += [render_file(p, report_dir) for p in group]
     return '<div class="preview">' + "\n".join(parts) + "</div>"
 
 
-def render_file(path: Path, report_dir: Path) -> str:
-    """One preview file as HTML, by its type; embedded unless it is larger than MAX_EMBED_BYTES."""
+def preview_version(path: Path) -> str:
+    """Which version of a paired preview a file holds: its name between ``step-N`` and the
+    extension (``.original``; ``""`` for the generated samples, and in unpaired previews)."""
+    name = path.name
+    return name[name.index("."):len(name) - len(path.suffix)]
+
+
+def _version_order(path: Path) -> tuple[int, str]:
+    """The original first, the generated samples last, other versions (a baseline) between."""
+    version = preview_version(path)
+    return (0 if version == ORIGINAL_VERSION else 2 if not version else 1), path.name
+
+
+def _version_label(path: Path) -> str:
+    return preview_version(path)[1:] or "gankit"
+
+
+def render_file(path: Path, report_dir: Path, label: str | None = None) -> str:
+    """One preview file as HTML, by its type; embedded unless it is larger than MAX_EMBED_BYTES.
+    ``label`` starts its caption (a paired preview's version)."""
     kind, size = _kind(path), path.stat().st_size
-    caption = f"<figcaption>{_e(path.name)} ({_size(size)})</figcaption>"
+    caption = (f"<figcaption>{f'<b>{_e(label)}</b><br>' if label else ''}{_e(path.name)} ({_size(size)})"
+               f"</figcaption>")
     if kind == "text":
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         more = f"\n… {len(lines) - MAX_TEXT_LINES} more lines" if len(lines) > MAX_TEXT_LINES else ""
@@ -365,6 +397,8 @@ td { font-family: ui-monospace, monospace; word-break: break-all; }
 .preview figure { margin: 0 0 1rem; }
 .preview img { min-width: min(480px, 100%); max-width: 100%; image-rendering: pixelated; border: 1px solid #ddd; }
 .preview audio { width: 100%; max-width: 640px; display: block; }
+.versions { display: flex; flex-wrap: wrap; gap: 0 1rem; }
+.versions figure { flex: 1 1 14rem; }
 figcaption { font-size: .8rem; color: #666; }
 pre.samples { background: #f6f6f6; padding: .6rem; overflow-x: auto; }
 """

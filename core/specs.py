@@ -65,8 +65,15 @@ class DomainSpec:
     ``write_samples(batch, out_dir, info, start)`` writes one file per sample in the
     domain's native format (names ``sample-{start+i:05d}.{ext}``) and returns the paths.
     ``write_preview(batch, path_without_suffix, info)`` writes one preview (a PNG grid,
-    a WAV, a text file) and returns its path. ``to_numpy(batch, info)`` converts samples
-    for ``--format npy`` (images in [0, 1]); ``from_numpy(array, info)`` is its inverse, for
+    a WAV, a text file) and returns its path. ``write_paired_preview(fake, real,
+    conditions, path_without_suffix, info)``, optional, replaces it when the preview's
+    conditions are the dataset's first items (a generator conditioned on tensors): ``real``
+    holds those items' real samples and ``fake`` what the generator made from
+    ``conditions``, all canonical and on the CPU, so the preview can set them side by side.
+    It returns the generated samples' file; files of the other versions are named
+    ``path_without_suffix.VERSION.EXT`` (``gankit report`` plays ``.original`` first,
+    the generated file last, other versions between, captioned with their name).
+    ``to_numpy(batch, info)`` converts samples for ``--format npy`` (images in [0, 1]); ``from_numpy(array, info)`` is its inverse, for
     scoring samples made elsewhere (``gankit evaluate --samples``), and checks the array
     fits ``info``. ``prepare_real(batch, info)`` turns a real
     batch into what the discriminator consumes (text: ids → one-hot); ``None`` means the
@@ -103,6 +110,7 @@ class DomainSpec:
     sample_conditions: Callable[[Sequence[tuple[str, str]], int, DataInfo, "torch.Generator"],
                                 tuple[Any, Callable[["torch.Tensor"], "torch.Tensor"] | None]] | None = None
     sample_file_writers: Mapping[str, Callable[["torch.Tensor", Path, DataInfo], Path]] = field(default_factory=dict)
+    write_paired_preview: Callable[["torch.Tensor", "torch.Tensor", Any, Path, DataInfo], Path] | None = None
 
 
 @dataclass(frozen=True)

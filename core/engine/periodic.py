@@ -9,6 +9,7 @@ import torch
 
 from ..atomic import atomic_link
 from ..checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint, step_checkpoint_name
+from ..conditions import map_condition
 from ..errors import GankitError
 from ..evaluation import dataset_key, score
 from ..samples import canonical_cpu
@@ -68,15 +69,20 @@ def write_preview(session: "Session") -> None:
     net, step = session.sampling_generator, session.step
     was_training = net.training
     net.eval()
-    z, cond = session.preview
+    z, cond, real = session.preview
     with torch.no_grad(), session.precision.autocast(session.device):
         batch = net.generate(z, cond)
     net.train(was_training)
     if not session.world.is_main:
         return
-    folder = session.run_dir / "samples"
+    folder, domain = session.run_dir / "samples", session.domain
+    path = folder / f"step-{step:07d}"
     try:
-        preview = session.domain.write_preview(canonical_cpu(batch), folder / f"step-{step:07d}", session.info)
+        if real is not None and domain.write_paired_preview is not None:  # conditions of dataset items: show both
+            preview = domain.write_paired_preview(canonical_cpu(batch), canonical_cpu(real),
+                                                  map_condition(canonical_cpu, cond), path, session.info)
+        else:
+            preview = domain.write_preview(canonical_cpu(batch), path, session.info)
     except OSError as exc:
         raise GankitError(f"cannot write the preview for step {step} to {str(folder)!r}: "
                           f"{exc.strerror or exc}; the last checkpoint is intact, --resume continues") from None

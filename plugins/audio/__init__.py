@@ -109,6 +109,7 @@ def register_domains(register: Callable[[DomainSpec], None]) -> None:
             default_dataset="tones",
             write_samples=lazy("gankit.plugins.audio.io:write_samples"),
             write_preview=lazy("gankit.plugins.audio.io:write_preview"),
+            write_paired_preview=lazy("gankit.plugins.audio.paired_preview:write_paired_preview"),
             to_numpy=lazy("gankit.plugins.audio.io:to_numpy"),
             from_numpy=lazy("gankit.plugins.audio.io:from_numpy"),
             read_conditions=lazy("gankit.plugins.audio.melspec:read_conditions"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -80,12 +80,22 @@ def write_preview(batch: "torch.Tensor | np.ndarray", path: str | Path, info: "D
     path.parent.mkdir(parents=True, exist_ok=True)
     rate = sample_rate_of(info)
     clips = to_numpy(batch)
-    clips = clips[np.unique(np.linspace(0, len(clips) - 1, min(PREVIEW_CLIPS, len(clips))).round().astype(int))]
-    gap = np.zeros(int(PREVIEW_GAP_S * rate), dtype=np.float32)
-    joined = np.concatenate([part for clip in clips for part in (clip, gap)][:-1])
-    wav_path = save_wav(joined, path.with_name(path.name + ".wav"), rate)
+    clips = clips[preview_picks(len(clips))]
+    wav_path = save_joined_wav(clips, path.with_name(path.name + ".wav"), rate)
     save_spectrogram_grid(clips, path.with_name(path.name + ".png"), rate)
     return wav_path
+
+
+def preview_picks(count: int) -> np.ndarray:
+    """The indices of the clips a preview of ``count`` clips shows: up to
+    :data:`PREVIEW_CLIPS`, spread evenly from the first to the last."""
+    return np.unique(np.linspace(0, count - 1, min(PREVIEW_CLIPS, count)).round().astype(int))
+
+
+def save_joined_wav(clips: np.ndarray, path: str | Path, sample_rate: int) -> Path:
+    """One WAV of ``clips`` (N×T) joined by :data:`PREVIEW_GAP_S` silences."""
+    gap = np.zeros(int(PREVIEW_GAP_S * sample_rate), dtype=np.float32)
+    return save_wav(np.concatenate([part for clip in clips for part in (clip, gap)][:-1]), path, sample_rate)
 
 
 # Spectrograms ------------------------------------------------------------------------------
@@ -125,9 +135,10 @@ def spectrogram_image(db: np.ndarray, height: int = 2 * N_MELS) -> np.ndarray:
 
 
 def save_spectrogram_grid(clips: np.ndarray, path: str | Path, sample_rate: int, columns: int = 4,
-                          padding: int = 4) -> Path:
-    """A PNG grid (``columns`` per row) of the clips' log-mel spectrograms."""
-    from PIL import Image
+                          padding: int = 4, row_labels: Sequence[str] = ()) -> Path:
+    """A PNG grid (``columns`` per row) of the clips' log-mel spectrograms; ``row_labels``
+    are written left of the rows, one a row (a paired preview: original, Griffin-Lim, ...)."""
+    from PIL import Image, ImageDraw, ImageFont
 
     path = Path(path)
     if len(clips) == 0:
@@ -138,11 +149,19 @@ def save_spectrogram_grid(clips: np.ndarray, path: str | Path, sample_rate: int,
     w *= scale
     ncol = min(columns, len(tiles))
     nrow = math.ceil(len(tiles) / ncol)
-    grid = np.full((nrow * (h + padding) + padding, ncol * (w + padding) + padding, 3), 255, dtype=np.uint8)
+    font = ImageFont.load_default()
+    margin = max((math.ceil(font.getlength(label)) + padding for label in row_labels), default=0)
+    grid = np.full((nrow * (h + padding) + padding, margin + ncol * (w + padding) + padding, 3), 255, dtype=np.uint8)
     for i, tile in enumerate(tiles):
-        top, left = padding + (i // ncol) * (h + padding), padding + (i % ncol) * (w + padding)
+        top, left = padding + (i // ncol) * (h + padding), margin + padding + (i % ncol) * (w + padding)
         grid[top:top + h, left:left + w] = np.repeat(tile, scale, axis=1)
-    Image.fromarray(grid).save(path, format="PNG")
+    image = Image.fromarray(grid)
+    draw = ImageDraw.Draw(image)
+    for row, label in enumerate(row_labels[:nrow]):
+        _, text_top, _, text_bottom = font.getbbox(label)
+        draw.text((padding, padding + row * (h + padding) + (h - text_top - text_bottom) // 2), label,
+                  fill=(0, 0, 0), font=font)
+    image.save(path, format="PNG")
     return path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -9,9 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 import gankit
 from gankit.cli import main
+from gankit.engine.previews import preview_inputs
 from gankit.errors import GankitError
 from gankit.report import chart_groups, latest_preview, line_chart, nice_ticks, render_report, write_report
 
@@ -140,6 +143,86 @@ def test_any_domain_s_preview_files_are_shown_by_type(tmp_path):
     assert 'src="data:image/png;base64,iVBORyBmYWtl"' in page
     assert '<a href="samples/step-0000003.bin">open the file</a>' in page
     assert "No metrics logged yet" in page
+
+
+def test_a_paired_preview_plays_its_versions_side_by_side_in_order(tmp_path):
+    names = ["step-0000004.wav", "step-0000004.griffin-lim.wav", "step-0000004.original.wav", "step-0000004.alt.wav",
+             "step-0000004.png"]
+    run = _fake_run(tmp_path, {"domain": "audio"}, [], {name: b"RIFF" for name in names})
+    page = render_report(run)
+    row = re.search(r'<div class="versions">(.*?)</div>', page).group(1)
+    assert re.findall(r"<figcaption><b>([^<]+)</b><br>([^ ]+) ", row) == [
+        ("original", "step-0000004.original.wav"), ("alt", "step-0000004.alt.wav"),
+        ("griffin-lim", "step-0000004.griffin-lim.wav"), ("gankit", "step-0000004.wav")]
+    assert page.index(row) < page.index('alt="step-0000004.png"')  # the players, then the picture, captioned as ever
+    assert "<figcaption>step-0000004.png (" in page
+    unpaired = _fake_run(tmp_path / "b", {"domain": "audio"}, [], {"step-0000004.wav": b"RIFF",
+                                                                    "step-0000004.png": b"x"})
+    assert '<div class="versions">' not in render_report(unpaired)
+
+
+# Paired previews: what the engine hands the domain -----------------------------------------
+
+def test_a_domain_without_a_paired_preview_gets_write_preview_as_before(paired_plugin, tmp_path):
+    run = gankit.train("paired", steps=2, num_preview=5, sample_every=0, quiet=True, device="cpu",
+                       out=str(tmp_path / "run"))
+    assert [p.name for p in (run.dir / "samples").iterdir()] == ["step-0000002.txt"]
+    dataset = paired_plugin.Pairs(paired_plugin.PairedDataOptions())
+    z, cond = preview_inputs(run.generator, 5, run.config.train.seed, torch.device("cpu"), dataset)
+    with torch.no_grad():
+        expected = run.generator.generate(z, cond)
+    written = torch.tensor([[float(v) for v in line.split()]
+                            for line in (run.dir / "samples" / "step-0000002.txt").read_text().splitlines()])
+    assert torch.allclose(written, expected, atol=1e-4)  # the generated batch, as the gauss preview writes it
+
+
+@pytest.fixture
+def paired_preview_plugin(tmp_path):
+    """The paired test plugin with a ``write_paired_preview`` that records what it is given."""
+    import paired_plugin
+
+    from gankit.hookspecs import hookimpl
+    from gankit.registry import plugin_manager
+
+    calls = []
+
+    def write_paired_preview(fake, real, conditions, path, info):
+        calls.append((fake, real, conditions, path))
+        return paired_plugin.write_preview(fake, path, info)
+
+    class Plugin:
+        @hookimpl
+        def register_domains(self, register):
+            paired_plugin.register_domains(register=lambda spec: register(
+                dataclasses.replace(spec, write_paired_preview=write_paired_preview)))
+
+        @hookimpl
+        def register_models(self, register):
+            paired_plugin.register_models(register=register)
+
+        @hookimpl
+        def register_datasets(self, register):
+            paired_plugin.register_datasets(register=register)
+
+    pm = plugin_manager()
+    pm.register(Plugin(), name="paired-preview-test-plugin")
+    try:
+        yield calls
+    finally:
+        pm.unregister(name="paired-preview-test-plugin")
+
+
+def test_a_paired_preview_gets_the_real_items_its_conditions_came_from(paired_preview_plugin, tmp_path):
+    import paired_plugin
+
+    run = gankit.train("paired", steps=4, num_preview=6, sample_every=2, quiet=True, device="cpu",
+                       dict_condition=True, out=str(tmp_path / "run"))
+    dataset = paired_plugin.Pairs(paired_plugin.PairedDataOptions(dict_condition=True))
+    assert [call[3].name for call in paired_preview_plugin] == ["step-0000002", "step-0000004"]
+    fake, real, conditions, _ = paired_preview_plugin[-1]
+    assert torch.equal(real, dataset.tensors[0][:6]) and torch.equal(conditions["c"], dataset.tensors[1]["c"][:6])
+    assert fake.shape == real.shape and fake.device.type == real.device.type == "cpu"
+    assert sorted(p.name for p in (run.dir / "samples").iterdir()) == ["step-0000002.txt", "step-0000004.txt"]
 
 
 def test_chart_groups_and_ticks():
