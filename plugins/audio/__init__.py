@@ -1,5 +1,5 @@
 """The built-in ``audio`` plugin: the audio domain, the ``wavegan`` model and the
-``hifigan`` vocoder, the ``tones``, ``folder``, ``fsdd`` and ``mel`` datasets, the ``fd``,
+``hifigan`` and ``vocos`` vocoders, the ``tones``, ``folder``, ``fsdd`` and ``mel`` datasets, the ``fd``,
 ``is`` and ``spectral`` metrics and the vocoder's ``vocoder``, ``stoi`` and ``pesq``, and
 the ``gankit vocode`` command (:func:`vocode` from Python).
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from gankit.hookspecs import hookimpl
 from gankit.specs import AuxLossSpec, DatasetSpec, DomainSpec, MetricSpec, ModelSpec, Preset, lazy
 
-from .options import FolderOptions, FSDDOptions, HiFiGANOptions, MelOptions, TonesOptions, WaveGANOptions
+from .options import FolderOptions, FSDDOptions, HiFiGANOptions, MelOptions, TonesOptions, VocosOptions, WaveGANOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     from .vocoder import VocodeResult
@@ -97,6 +97,42 @@ HIFIGAN_PRESETS = {
     ),
 }
 
+# Vocos's published recipe (Siuzdak 2023; gemelo-ai/vocos configs/vocos.yaml and
+# experiment.py). Vocos's generator hinge term is mean(relu(1 - D(G))); the engine's hinge
+# objective uses -mean(D(G)) (SN-GAN), which has the same gradient wherever D(G) < 1.
+# Vocos weighs the multi-resolution heads' terms by 0.1; the engine weighs every head alike.
+VOCOS_DEFAULTS = {
+    "objective": "hinge",  # loss.py: DiscriminatorLoss, GeneratorLoss
+    "penalty": "none",
+    "feature_matching": 1.0,  # experiment.py: loss_fm_mp + loss_fm_mrd, unweighted
+    "optimizer_g": "adamw",  # experiment.py: torch.optim.AdamW
+    "optimizer_d": "adamw",
+    "lr_g": 5e-4,  # configs/vocos.yaml: initial_learning_rate
+    "lr_d": 5e-4,
+    "betas_g": (0.8, 0.9),  # experiment.py: betas=(0.8, 0.9)
+    "betas_d": (0.8, 0.9),
+    "lr_schedule": "cosine",  # experiment.py: get_cosine_schedule_with_warmup, no warm-up
+    "lr_decay_unit": "step",
+    "ema_decay": 0.0,
+    "n_critic": 1,
+    "batch_size": 16,  # configs/vocos.yaml: batch_size
+    "steps": 2_000_000,  # configs/vocos.yaml: max_steps
+    "log_every": 100,
+    "sample_every": 1000,
+    "checkpoint_every": 5000,
+}
+
+VOCOS_PRESETS = {
+    "cpu": Preset(
+        "speech at 8 kHz (FSDD) on one CPU thread in 30 CPU-minutes: size cpu, discriminators at 1/8 width with "
+        "resolutions 512/1024/256, hop 128 (n_fft 512, 64 mel bands up to 4 kHz), 2048-sample segments, batch 16 "
+        "(benchmarks/quality_vocoder.md)",
+        {"size": "cpu", "d_width": 0.125, "resolutions": (512, 1024, 256), "sample_rate": 8000, "n_fft": 512,
+         "win": 512, "hop": 128, "n_mels": 64, "fmax": 4000.0, "segment": 2048, "batch_size": 16,
+         "max_minutes": 30.0, "steps": 1_000_000, "log_every": 25, "sample_every": 500, "checkpoint_every": 250},
+    ),
+}
+
 
 @hookimpl
 def register_domains(register: Callable[[DomainSpec], None]) -> None:
@@ -144,6 +180,21 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             presets=HIFIGAN_PRESETS,
             aux_losses=(AuxLossSpec("mel_l1", 45.0, lazy("gankit.plugins.audio.hifigan:build_mel_l1"),
                                     "L1 between the log-mels of fake and real waveforms (HiFi-GAN train.py: x45)"),),
+        )
+    )
+    register(
+        ModelSpec(
+            name="vocos",
+            domain="audio",
+            description="Vocos vocoder (Siuzdak 2023): mel-spectrogram -> STFT magnitude and phase -> waveform by "
+                        "inverse STFT; ConvNeXt G at the frame rate, multi-period + multi-resolution D; train it on "
+                        "the mel dataset",
+            build=lazy("gankit.plugins.audio.vocos:build"),
+            options=VocosOptions,
+            defaults=VOCOS_DEFAULTS,
+            presets=VOCOS_PRESETS,
+            aux_losses=(AuxLossSpec("mel_l1", 45.0, lazy("gankit.plugins.audio.hifigan:build_mel_l1"),
+                                    "L1 between the log-mels of fake and real waveforms (Vocos mel_loss_coeff: 45)"),),
         )
     )
 
@@ -256,9 +307,11 @@ def register_commands(cli: Any) -> None:
 
 
 def vocode(run: Any, inputs: "Sequence[str | Path] | str | Path", *, out: "str | Path | None" = None,
-           device: str = "cpu", chunk_frames: int = 256, progress: bool | None = None) -> "VocodeResult":
+           device: str = "cpu", chunk_frames: int = 256, context_frames: int | None = None,
+           progress: bool | None = None) -> "VocodeResult":
     """Resynthesise audio files or ``.npy`` mels with the vocoder ``run`` (see
     :func:`gankit.plugins.audio.vocoder.vocode`); returns what was written and the real-time factor."""
     from .vocoder import vocode as run_vocoder
 
-    return run_vocoder(run, inputs, out=out, device=device, chunk_frames=chunk_frames, progress=progress)
+    return run_vocoder(run, inputs, out=out, device=device, chunk_frames=chunk_frames,
+                       context_frames=context_frames, progress=progress)

@@ -5,9 +5,14 @@ sample) and the multi-scale discriminator (MelGAN's: 1-D grouped convolutions on
 waveform and on 2× and 4× average-pooled copies, the first with spectral norm, the others
 with weight norm).
 
-:class:`HiFiGANDiscriminator` runs both on a batch and returns a
+The multi-resolution discriminator (UnivNet, Jang et al. 2021; Vocos, Siuzdak 2023,
+vocos/discriminators.py ``DiscriminatorR``) judges the STFT magnitude at several resolutions
+with 2-D convolutions over (frequency, time); HiFi-GAN has none by default, ``vocos`` uses
+it in place of the multi-scale one.
+
+:class:`HiFiGANDiscriminator` runs them on a batch and returns a
 :class:`gankit.models.DiscriminatorOutput`: one logit tensor per sub-discriminator (periods
-first, then scales; patch logits flattened to (N, K)) and every feature map, the output of
+first, then resolutions, then scales; patch logits flattened to (N, K)) and every feature map, the output of
 each convolution after its leaky ReLU and the final convolution's, which feature matching
 compares. ``d_width`` scales every channel count (1: the paper's).
 """
@@ -77,6 +82,35 @@ class ScaleDiscriminator(nn.Module):
         return _run_layers(self.convs, self.post, x)
 
 
+RESOLUTION_LAYERS = (  # DiscriminatorR: (kernel, stride) over (frequency, time), 64 channels each
+    ((7, 5), (2, 2)), ((5, 3), (2, 1)), ((5, 3), (2, 2)), ((3, 3), (2, 1)), ((3, 3), (2, 2)),
+)
+RESOLUTION_CHANNELS = 64
+
+
+class ResolutionDiscriminator(nn.Module):
+    """One sub-discriminator of the multi-resolution discriminator: the magnitude STFT
+    (``n_fft``, hop ``n_fft / 4``, Hann window, centred) as a one-channel image."""
+
+    def __init__(self, n_fft: int, width: float = 1.0):
+        super().__init__()
+        self.n_fft = n_fft
+        channels = _width(RESOLUTION_CHANNELS, width)
+        layers, c_in = [], 1
+        for kernel, stride in RESOLUTION_LAYERS:
+            padding = (kernel[0] // 2, kernel[1] // 2)
+            layers.append(weight_norm(nn.Conv2d(c_in, channels, kernel, stride, padding=padding)))
+            c_in = channels
+        self.convs = nn.ModuleList(layers)
+        self.post = weight_norm(nn.Conv2d(channels, 1, (3, 3), 1, padding=(1, 1)))
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        spectrum = torch.stft(x[:, 0].float(), self.n_fft, self.n_fft // 4, window=self.window, center=True,
+                              return_complex=True).abs()
+        return _run_layers(self.convs, self.post, spectrum.unsqueeze(1).to(x.dtype))
+
+
 def _run_layers(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """A sub-discriminator's convolutions (LeakyReLU after each) and output layer: its
     flattened logits and every layer's output as a feature map."""
@@ -94,19 +128,26 @@ class HiFiGANDiscriminator(nn.Module):
     with one optimiser): ``forward(x, cond)`` ignores ``cond`` (HiFi-GAN's discriminators
     judge the waveform alone) and returns every head's logits and feature maps."""
 
-    def __init__(self, periods: Sequence[int] = (2, 3, 5, 7, 11), scales: int = 3, width: float = 1.0):
+    def __init__(self, periods: Sequence[int] = (2, 3, 5, 7, 11), scales: int = 3, width: float = 1.0,
+                 resolutions: Sequence[int] = ()):
         super().__init__()
         self.periods = nn.ModuleList(PeriodDiscriminator(p, width) for p in periods)
         self.scales = nn.ModuleList(ScaleDiscriminator(width, spectral=i == 0) for i in range(scales))
+        self.resolutions = nn.ModuleList(ResolutionDiscriminator(n, width) for n in resolutions)
         self.pool = nn.AvgPool1d(4, 2, padding=2)
 
     @property
     def head_names(self) -> list[str]:
-        return [f"period-{d.period}" for d in self.periods] + [f"scale-{i}" for i in range(len(self.scales))]
+        return ([f"period-{d.period}" for d in self.periods] + [f"resolution-{d.n_fft}" for d in self.resolutions]
+                + [f"scale-{i}" for i in range(len(self.scales))])
 
     def forward(self, x: torch.Tensor, cond: Any = None) -> DiscriminatorOutput:
         logits, features = [], []
         for discriminator in self.periods:
+            out, maps = discriminator(x)
+            logits.append(out)
+            features.extend(maps)
+        for discriminator in self.resolutions:
             out, maps = discriminator(x)
             logits.append(out)
             features.extend(maps)

@@ -164,6 +164,39 @@ class HiFiGANOptions:
             raise ValueError("the discriminator needs at least one period or one scale")
 
 
+VOCOS_SIZES = ("base", "cpu")
+
+
+@dataclass(frozen=True)
+class VocosOptions:
+    """Options of the ``vocos`` model (Siuzdak 2023). Like ``hifigan`` it takes its mel
+    settings from the ``mel`` dataset; the inverse STFT uses the analysis's n_fft, window and hop."""
+
+    size: Literal["base", "cpu"] = option(
+        "base", "backbone size: base (dim 512, MLP 1536, 8 ConvNeXt blocks: vocos's configs/vocos.yaml); "
+                "cpu: dim 384, MLP 1152, 8 blocks")
+    dim: int | None = option(None, "channels of the ConvNeXt backbone; default: the size's", ge=1)
+    intermediate_dim: int | None = option(None, "hidden width of each block's MLP; default: the size's", ge=1)
+    layers: int | None = option(None, "ConvNeXt blocks; default: the size's", ge=1)
+    periods: tuple[int, ...] = option((2, 3, 5, 7, 11),
+                                      "periods of the multi-period discriminator (vocos: HiFi-GAN's 2,3,5,7,11)")
+    resolutions: tuple[int, ...] = option(
+        (1024, 2048, 512), "FFT sizes of the multi-resolution discriminator, hop a quarter of each (vocos: "
+                           "1024, 2048, 512 at 24 kHz)")
+    d_width: float = option(1.0, "channel multiplier of both discriminators (1: the papers' channels)", gt=0, le=1)
+
+    def __post_init__(self) -> None:
+        check_bounds(self)
+        if self.size not in VOCOS_SIZES:
+            raise ValueError(f"size must be one of {', '.join(VOCOS_SIZES)}, got {self.size!r}")
+        if any(p < 2 for p in self.periods):
+            raise ValueError(f"periods must be integers of at least 2, got {self.periods}")
+        if any(n < 8 for n in self.resolutions):
+            raise ValueError(f"resolutions are FFT sizes of at least 8, got {self.resolutions}")
+        if not self.periods and not self.resolutions:
+            raise ValueError("the discriminator needs at least one period or one resolution")
+
+
 @dataclass(frozen=True)
 class MelOptions:
     """Options of the ``mel`` dataset: random segments of any audio folder with their

@@ -4,8 +4,9 @@ with a trained vocoder run, at any length in bounded memory.
 Each input is analysed with the run's own mel settings (resampled to its rate first, and
 brought to the peak level the run's data was normalised to, the output scaled back) and
 synthesised in chunks of ``chunk_frames`` mel frames. Each chunk is generated with
-``context_frames`` extra frames on each side, so the generator sees what lies beyond the
-chunk; neighbouring chunks overlap by ``context_frames`` frames around their boundary and
+``context_frames`` extra frames on each side (by default 16, or the generator's
+``context_frames`` when it declares more: the frames on each side its output depends on),
+so the generator sees what lies beyond the chunk; neighbouring chunks overlap by ``context_frames`` frames around their boundary and
 are cross-faded linearly there. The mel of a long file is computed chunk by chunk from the
 reflect-padded waveform (frame for frame what the whole file's analysis gives), and
 finished samples are written to the WAV as they come: memory holds the input's samples
@@ -149,7 +150,7 @@ class Synthesiser:
 
 
 def vocode(run: Any, inputs: Sequence[str | Path] | str | Path, *, out: str | Path | None = None,
-           device: str = "cpu", chunk_frames: int = CHUNK_FRAMES, context_frames: int = CONTEXT_FRAMES,
+           device: str = "cpu", chunk_frames: int = CHUNK_FRAMES, context_frames: int | None = None,
            progress: bool | None = None) -> VocodeResult:
     """Resynthesise ``inputs`` (audio files, ``.npy`` mels (n_mels, frames), or folders of
     them) with the vocoder ``run`` (a run folder, checkpoint, export folder or a loaded
@@ -168,6 +169,8 @@ def vocode(run: Any, inputs: Sequence[str | Path] | str | Path, *, out: str | Pa
         raise GankitError(f"run {loaded.dir} is not a vocoder: its model generates from noise, not from mels")
     target = Path(out) if out is not None else loaded.dir / "vocoded"
     jobs = collect([inputs] if isinstance(inputs, (str, Path)) else list(inputs), target)
+    if context_frames is None:
+        context_frames = max(CONTEXT_FRAMES, getattr(loaded.generator, "context_frames", 0))
     synth = Synthesiser(inference_copy(loaded.generator), settings, loaded.device, chunk_frames, context_frames)
     result = VocodeResult(target)
     bar = _bar(progress)

@@ -34,7 +34,7 @@ def test_hooks_register_the_domain_model_and_datasets():
     assert isinstance(domain, DomainSpec)
     assert (domain.name, domain.default_model, domain.default_dataset) == ("audio", "wavegan", "tones")
     models = {spec.name: spec for spec in collect(audio_plugin.register_models)}
-    assert set(models) == {"wavegan", "hifigan"}  # hifigan: tests/plugins/audio/test_hifigan.py
+    assert set(models) == {"wavegan", "hifigan", "vocos"}  # the vocoders: test_hifigan.py, test_vocos.py
     model = models["wavegan"]
     assert isinstance(model, ModelSpec) and (model.name, model.domain, model.options) == ("wavegan", "audio",
                                                                                           WaveGANOptions)

@@ -5,10 +5,8 @@ exact resume, and that it learns (on a folder of pure tones at 2 kHz written her
 from __future__ import annotations
 
 import math
-import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -16,35 +14,17 @@ import torch
 import gankit
 from gankit.errors import GankitError
 from gankit.models import DiscriminatorOutput, Generator
-from gankit.plugins.audio.hifigan import SIZES, HiFiGANGenerator, build, build_mel_l1, suggest_rates
+from gankit.plugins.audio.hifigan import SIZES, HiFiGANGenerator, build, suggest_rates
 from gankit.plugins.audio.hifigan_d import HiFiGANDiscriminator
 from gankit.plugins.audio.melspec import LogMel, MelSettings
 from gankit.plugins.audio.options import HiFiGANOptions
 from gankit.registry import get_registry
 from gankit.specs import DataInfo
-from gankit.testing import check_model, parametrize_with_checks
+from gankit.testing import parametrize_with_checks
 
-RATE = 2000
-MEL = dict(sample_rate=RATE, n_fft=64, win=64, hop=16, n_mels=16, fmax=1000.0, segment=256)
+from vocoder_helpers import MEL, RATE, TONES, assert_resumes_exactly, check_mel_contract, info_for, write_tones
+
 TINY = dict(size="cpu", upsample_rates=(4, 4), upsample_initial_channel=16, d_width=1 / 32, periods=(2, 3), scales=2)
-
-
-def write_tones(folder: Path, count: int = 16) -> Path:
-    """Pure tones of 100..400 Hz, 0.4 s each, at 2 kHz."""
-    folder.mkdir(parents=True, exist_ok=True)
-    t = np.arange(int(0.4 * RATE)) / RATE
-    for i in range(count):
-        frequency = 100 + 300 * i / max(1, count - 1)
-        sf.write(folder / f"tone{i:02d}.wav", (0.6 * np.sin(2 * np.pi * frequency * t)).astype(np.float32), RATE)
-    return folder
-
-
-TONES = write_tones(Path(tempfile.mkdtemp(prefix="gankit-hifigan-tones-")))  # for the parametrised checks
-
-
-def info_for(hop: int = 16, n_mels: int = 16, segment: int = 256) -> DataInfo:
-    settings = MelSettings(RATE, 4 * hop, hop, 4 * hop, n_mels, 0.0, 1000.0)
-    return DataInfo(shape=(1, segment), sample_rate=RATE, extra={"mel": settings.to_dict()})
 
 
 def tiny(**overrides) -> HiFiGANOptions:
@@ -111,12 +91,7 @@ def test_each_discriminator_returns_its_heads_and_feature_maps():
 
 
 def test_the_networks_follow_the_contract_with_the_mel_loss():
-    info = info_for()
-    g, d = build(tiny(), info)
-    real = torch.sin(torch.linspace(0, 300, 256)).repeat(3, 1, 1) * 0.5
-    mels = LogMel(MelSettings(**info.extra["mel"]))(real)
-    check_model(g, d, info, real=real, real_cond=mels, feature_matching=2.0,
-                aux_losses={"mel_l1": build_mel_l1(None, None, info)})
+    check_mel_contract(build, tiny(), feature_matching=2.0)
 
 
 def test_the_defaults_are_the_published_recipe():
@@ -145,26 +120,7 @@ def train_tones(out: Path, data: Path, steps: int, **options) -> gankit.Run:
 
 
 def test_a_resumed_run_ends_bit_identical(tmp_path):
-    data = write_tones(tmp_path / "tones", count=8)
-    straight = train_tones(tmp_path / "straight", data, 4, checkpoint_every=4)
-    train_tones(tmp_path / "halves", data, 2, checkpoint_every=2)
-    resumed = train_tones(tmp_path / "halves", data, 4, checkpoint_every=2, resume=True)
-    a = torch.load(straight.checkpoint_path, weights_only=True)
-    b = torch.load(resumed.checkpoint_path, weights_only=True)
-    for part in ("generator", "discriminator", "optimizer_g"):
-        flat_a, flat_b = _tensors(a[part]), _tensors(b[part])
-        assert flat_a.keys() == flat_b.keys() and all(torch.equal(flat_a[k], flat_b[k]) for k in flat_a), part
-    assert a["sampler"] == b["sampler"]
-
-
-def _tensors(state, prefix=""):
-    out = {}
-    for key, value in (state.items() if isinstance(state, dict) else enumerate(state)):
-        if isinstance(value, torch.Tensor):
-            out[f"{prefix}{key}"] = value
-        elif isinstance(value, (dict, list, tuple)):
-            out.update(_tensors(value, f"{prefix}{key}."))
-    return out
+    assert_resumes_exactly(train_tones, tmp_path)
 
 
 def test_it_learns_pure_tones(tmp_path):
