@@ -1,12 +1,13 @@
-"""The vocoder benchmark of benchmarks/quality_vocoder.md: gankit's ``hifigan --preset cpu``
-trained on FSDD for a budget of CPU time on one thread, with one speaker held out, then
-used to resynthesise FSDD's 300 test recordings beside Griffin-Lim from the same mels.
+"""The vocoder benchmark of benchmarks/quality_vocoder.md: gankit's vocoders (``vocos`` or
+``hifigan``, ``--preset cpu``) trained on FSDD for a budget of CPU time on one thread, with
+one speaker held out, then used to resynthesise FSDD's 300 test recordings beside
+Griffin-Lim from the same mels.
 
     export OMP_NUM_THREADS=1
-    python benchmarks/quality_vocoder.py train --out /work/runs/vocoder --minutes 30   # CPU-minutes
-    python benchmarks/quality_vocoder.py evaluate --out /work/runs/vocoder            # scores.json
-    python benchmarks/quality_vocoder.py speed --out /work/runs/vocoder               # speed.json
-    python benchmarks/quality_vocoder.py table --out /work/runs/vocoder               # markdown
+    python benchmarks/quality_vocoder.py train --out /work/runs/vocoder --minutes 30 --model vocos  # CPU-minutes
+    python benchmarks/quality_vocoder.py evaluate --out /work/runs/vocoder --name vocos-cpu --name ...  # scores.json
+    python benchmarks/quality_vocoder.py speed --out /work/runs/vocoder                # speed.json
+    python benchmarks/quality_vocoder.py table --out /work/runs/vocoder                # markdown
 
 ``train`` swaps the training loop's clock for ``time.process_time`` (:func:`use_cpu_clock`),
 so the preset's ``max_minutes`` stop, and ``time`` in metrics.jsonl, count CPU seconds of
@@ -46,20 +47,21 @@ from quality_audio import use_cpu_clock  # benchmarks/ is the script's folder, s
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data" / "fsdd"
-RUN = "hifigan-cpu"
+RUN = "vocos-cpu"
 HELD_OUT = "theo"
 CLASSIFIER_LENGTH = 8192
-METHODS = ("original", "gankit", "griffin_lim_32", "griffin_lim_100")
 
 
-def train(out: Path, data: Path, minutes: float, overrides: dict[str, Any], name: str, seed: int) -> None:
+def train(out: Path, data: Path, minutes: float, overrides: dict[str, Any], name: str, seed: int,
+          model: str = "vocos", resume: bool = False) -> None:
+    """Train (or with ``resume``, continue) ``out/NAME`` for ``minutes`` more CPU-minutes."""
     import gankit
 
     use_cpu_clock()
     options = {"preset": "cpu", "holdout_speaker": HELD_OUT, "max_minutes": minutes, "keep_last": 0, **overrides}
     started = time.monotonic()
-    run = gankit.train("audio", model="hifigan", dataset="mel", data=str(data), out=str(out / name), seed=seed,
-                       quiet=True, **options)
+    run = gankit.train("audio", model=model, dataset="mel", data=str(data), out=str(out / name), seed=seed,
+                       quiet=True, resume=resume, **options)
     records = [r for r in run.metrics if "time" in r]
     print(f"{name}: {run.step} steps, {records[-1]['time']:.0f} CPU-s of training, mel L1 (train) "
           f"{records[-1]['aux/mel_l1']:.3f}, {time.monotonic() - started:.0f} s wall in all", flush=True)
@@ -93,25 +95,32 @@ def clip8192(wave: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.pad(wave, (0, CLASSIFIER_LENGTH - len(wave))))
 
 
-def evaluate(out: Path, data: Path, name: str, every: int = 1) -> None:
+def evaluate(out: Path, data: Path, names: list[str], every: int = 1) -> None:
+    """Score the runs ``out/NAME`` (each a method ``gankit NAME``) beside Griffin-Lim and
+    the originals on FSDD's test recordings: ``out/scores.json``."""
     import gankit
     from gankit.plugins.audio.io import read_mono
     from gankit.plugins.audio.melspec import LogMel, pad_to_hop, settings_of
     from gankit.plugins.audio.vocoder_metrics import griffin_lim, mel_l1, mrstft, pesq_scores, stoi_joined
 
-    run = gankit.load(out / name)
-    settings = settings_of(run.info)
+    runs = {name: gankit.load(out / name) for name in names}
+    settings = settings_of(runs[names[0]].info)
+    if any(settings_of(run.info) != settings for run in runs.values()):
+        raise SystemExit("the runs must share their mel settings (one Griffin-Lim baseline for all)")
     tests = [(path, digit, speaker) for path, digit, speaker, take in fsdd_files(data) if take < 5][::every]
-    vocoded = out / "vocoded"
     started = time.process_time()
-    result = gankit.vocode(run, [path for path, _, _ in tests], out=vocoded, progress=False)
-    print(f"vocoded {len(tests)} test recordings: {result.summary()}", flush=True)
+    versions: dict[str, list[np.ndarray]] = {"original": [read_mono(path)[0] for path, _, _ in tests]}
+    rtf = {}
+    for name, run in runs.items():
+        vocoded = out / "vocoded" / name
+        result = gankit.vocode(run, [path for path, _, _ in tests], out=vocoded, progress=False)
+        print(f"{name}: vocoded {len(tests)} test recordings: {result.summary()}", flush=True)
+        versions[f"gankit {name}"] = [sf.read(vocoded / f"{path.stem}.wav", dtype="float32")[0] for path, _, _ in tests]
+        rtf[name] = result.rtf
     analysis = LogMel(settings)
-    versions: dict[str, list[np.ndarray]] = {method: [] for method in METHODS}
-    for path, _, _ in tests:
-        wave = read_mono(path)[0]
-        versions["original"].append(wave)
-        versions["gankit"].append(sf.read(vocoded / f"{path.stem}.wav", dtype="float32")[0])
+    for iterations in (32, 100):
+        versions[f"griffin_lim_{iterations}"] = []
+    for wave in versions["original"]:
         with torch.no_grad():
             mels = analysis(torch.from_numpy(pad_to_hop(wave, settings.hop))[None])
         for iterations in (32, 100):
@@ -120,8 +129,9 @@ def evaluate(out: Path, data: Path, name: str, every: int = 1) -> None:
     print(f"Griffin-Lim: done after {time.process_time() - started:.0f} CPU-s", flush=True)
     net = classifier(data, every)
     scores: dict[str, Any] = {"files": [p.name for p, _, _ in tests], "digits": [d for _, d, _ in tests],
-                              "speakers": [s for _, _, s in tests], "held_out": HELD_OUT, "step": run.step,
-                              "rtf_batch": result.rtf, "methods": {}}
+                              "speakers": [s for _, _, s in tests], "held_out": HELD_OUT,
+                              "steps": {name: run.step for name, run in runs.items()}, "rtf_batch": rtf,
+                              "methods": {}}
     for method, waves in versions.items():
         per_clip: dict[str, list[float]] = {"pesq_nb": [], "mel_l1": [], "mrstft": []}
         for reference, test in zip(versions["original"], waves):
@@ -138,20 +148,22 @@ def evaluate(out: Path, data: Path, name: str, every: int = 1) -> None:
         scores["methods"][method] = per_clip
         print(f"{method}: scored after {time.process_time() - started:.0f} CPU-s", flush=True)
     (out / "scores.json").write_text(json.dumps(scores) + "\n")
-    spectrograms(versions, settings.sample_rate)
+    spectrograms(versions, settings.sample_rate, f"gankit {names[0]}")
 
 
-def spectrograms(versions: dict[str, list[np.ndarray]], rate: int, count: int = 4) -> None:
-    """benchmarks/quality_vocoder.png: rows original, Griffin-Lim 32, gankit for a few clips."""
+def spectrograms(versions: dict[str, list[np.ndarray]], rate: int, method: str, count: int = 4) -> None:
+    """benchmarks/quality_vocoder.png: rows original, Griffin-Lim 32 and ``method`` for a few clips."""
     from gankit.plugins.audio.io import save_spectrogram_grid
 
     picks = np.linspace(0, len(versions["original"]) - 1, count).round().astype(int)
+    rows = {"original": "original", "griffin_lim_32": "Griffin-Lim 32", method: method}
     clips = []
-    for method in ("original", "griffin_lim_32", "gankit"):
+    for key in rows:
         for i in picks:
-            clip = versions[method][i][:CLASSIFIER_LENGTH]
+            clip = versions[key][i][:CLASSIFIER_LENGTH]
             clips.append(np.pad(clip, (0, CLASSIFIER_LENGTH - len(clip))))
-    save_spectrogram_grid(np.stack(clips), HERE / "quality_vocoder.png", rate, columns=count)
+    save_spectrogram_grid(np.stack(clips), HERE / "quality_vocoder.png", rate, columns=count,
+                          row_labels=list(rows.values()))
 
 
 def speed(out: Path, data: Path, name: str) -> None:
@@ -213,20 +225,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--minutes", type=float, default=30.0, help="train: CPU-minutes of training")
-    parser.add_argument("--name", default=RUN, help="the run's folder under --out")
+    parser.add_argument("--name", action="append", help=f"the run's folder under --out [default: {RUN}]; "
+                                                        "evaluate: several, each scored as a method")
     parser.add_argument("--set", default="{}", help="train: JSON object of options over the preset's")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="train: continue the run for --minutes more")
+    parser.add_argument("--model", default="vocos", help="train: the vocoder model (vocos or hifigan), cpu preset")
     parser.add_argument("--every", type=int, default=1, help="evaluate: every N-th recording only (a smoke test)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
-    data = args.data.resolve()
+    data, names = args.data.resolve(), args.name or [RUN]
     if args.command == "train":
-        train(args.out, data, args.minutes, json.loads(args.set), args.name, args.seed)
+        train(args.out, data, args.minutes, json.loads(args.set), names[0], args.seed, args.model, args.resume)
     elif args.command == "evaluate":
-        evaluate(args.out, data, args.name, args.every)
+        evaluate(args.out, data, names, args.every)
     elif args.command == "speed":
-        speed(args.out, data, args.name)
+        speed(args.out, data, names[0])
     else:
         print(table(args.out))
 
