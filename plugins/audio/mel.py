@@ -61,7 +61,8 @@ def split_files(files: Sequence[Path], options: MelOptions) -> Split:
     if options.holdout_speaker is not None and not fsdd:
         raise GankitError(f"dataset 'mel': holdout_speaker needs FSDD file names ({{digit}}_{{speaker}}_{{take}}.wav); "
                           f"{files[0].name!r} is not one")
-    if fsdd:
+    validation_only = fsdd and all(fields[2] in FSDD_VALIDATION_TAKES for fields in parsed)  # type: ignore[index]
+    if fsdd and not validation_only:  # an evaluation folder need not hold the speaker training left out
         speakers = sorted({fields[1] for fields in parsed if fields is not None})
         if options.holdout_speaker is not None and options.holdout_speaker not in speakers:
             raise GankitError(f"dataset 'mel': holdout_speaker {options.holdout_speaker!r} is none of the folder's "

@@ -90,6 +90,9 @@ def test_fsdd_names_get_the_standard_split_and_a_speaker_can_be_held_out(tmp_pat
 def test_a_folder_of_validation_files_only_is_used_whole(tmp_path):
     dataset = build_mel(options(), fsdd_folder(tmp_path / "test", takes=range(5)))
     assert len(dataset) == 20 and "evaluation folder" in dataset.description
+    # a run trained with a speaker held out is evaluated on any speakers' test takes
+    other_speakers = build_mel(options(holdout_speaker="carol"), fsdd_folder(tmp_path / "test2", takes=range(5)))
+    assert len(other_speakers) == 20 and "evaluation folder" in other_speakers.description
 
 
 def test_other_folders_hold_out_a_seeded_share(tmp_path):
