@@ -1,10 +1,12 @@
 """Writing a command's files into a folder the user named (``gankit sample``, ``gankit
 export``), so that a full disk, a read-only folder or Ctrl-C never leaves a truncated file.
 
-Files are written into a hidden staging folder inside the target (``.NAME.tmp``, the
-pattern :mod:`gankit.atomic` and the run directory treat as leftovers) and moved into place
-only when all of them are complete; on any failure the staging folder is removed, and so is
-the target when this call created it. A write error becomes a :class:`GankitError` that
+Files are written into a hidden staging folder inside the target (``.gankit-PID-RANDOM.tmp``,
+the pattern :mod:`gankit.atomic` and the run directory treat as leftovers) and moved into
+place only when all of them are complete; on any failure the staging folder is removed, and
+so is the target when this call created it. A process killed outright (SIGKILL, power loss)
+cannot clean up, so the next writer into the folder removes staging folders whose process
+is gone. A write error becomes a :class:`GankitError` that
 says what could not be written, where, and why.
 """
 
@@ -22,6 +24,33 @@ from types import FrameType, TracebackType
 from typing import Iterator
 
 from .errors import GankitError
+
+
+STAGING_PREFIX = ".gankit-"
+
+
+def remove_orphaned_staging(folder: Path) -> list[Path]:
+    """Remove the staging folders in ``folder`` whose writing process no longer exists (it
+    was killed before it could clean up); returns them. Another live writer's are kept."""
+    removed = []
+    for staging in folder.glob(f"{STAGING_PREFIX}*.tmp"):
+        pid = staging.name[len(STAGING_PREFIX):].split("-", 1)[0]
+        if staging.is_dir() and not staging.is_symlink() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+            removed.append(staging)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would send Ctrl-C there: keep every folder
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, owned by someone else
+        return True
+    return True
 
 
 class StagedFolder:
@@ -43,7 +72,9 @@ class StagedFolder:
                               f"{self.what} into (it is created if missing)")
         try:
             self._created = make_dirs(self.target)
-            self.staging = Path(tempfile.mkdtemp(prefix=".", suffix=".tmp", dir=self.target))
+            remove_orphaned_staging(self.target)
+            self.staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", suffix=".tmp",
+                                                 dir=self.target))
         except OSError as exc:
             remove_empty_dirs(self._created)
             raise write_error(exc, self.what, self.target) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 from pathlib import Path
 from typing import Iterator
@@ -135,3 +136,22 @@ def test_labels_of_a_huge_count_are_not_allocated_up_front(tmp_path):
     assert torch.equal(first, conditional.sample(12, seed=0, labels=torch.arange(12) % 10))
     with pytest.raises(GankitError, match="in memory"):
         conditional.sample(10**12)  # a label per sample would be 8 TB before the check
+
+
+def test_a_killed_writers_staging_folder_is_removed_by_the_next_write(run, tmp_path):
+    """SIGKILL leaves `.gankit-PID-*.tmp` behind; the next sample into the folder removes it,
+    but not the staging folder of a writer that is still running."""
+    import subprocess
+    import sys
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    out = tmp_path / "out"
+    orphan = out / f".gankit-{finished.pid}-x1y2.tmp"
+    live = out / f".gankit-{os.getpid()}-a3b4.tmp"
+    for folder in (orphan, live):
+        folder.mkdir(parents=True)
+        (folder / "samples.npy").write_bytes(b"partial")
+    run.save_samples(out, 4, format="npy")
+    assert not orphan.exists() and (live / "samples.npy").exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted([live.name, "samples.json", "samples.npy"])
