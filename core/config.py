@@ -81,6 +81,8 @@ class TrainConfig:
         None, "stop cleanly (with a checkpoint) after this wall-clock budget; 0: no budget (turns a preset's off)")
     eval_every: int = option(0, "score the run with the domain's primary metric every N steps and keep best.pt; 0: off")
     eval_samples: int = option(1000, "samples per evaluation during training")
+    eval_options: tuple[str, ...] = option((), "KEY=VALUE,... options of the --eval-every metric, as `gankit evaluate "
+                                               "--metric-option KEY VALUE` takes them (e.g. resize=clean)")
     preset: str | None = option(None, "a named recipe of the model (see `gankit list`); on a CPU, the model's CPU "
                                       "preset if it declares one; none: the model's defaults")
     num_preview: int = option(64, "samples in each preview (conditional models with up to 16 classes: one row of "
@@ -147,7 +149,8 @@ ENGINE_KEYS = frozenset(fields_of(TrainConfig))
 # Options that may differ when a run is resumed: they change how it runs, not what it trains.
 RESUMABLE_KEYS = frozenset(
     {"steps", "max_minutes", "device", "log_every", "sample_every", "checkpoint_every", "keep_last",
-     "num_workers", "quiet", "out", "resume", "overwrite", "num_preview", "eval_every", "eval_samples", "on_nan",
+     "num_workers", "quiet", "out", "resume", "overwrite", "num_preview", "eval_every", "eval_samples", "eval_options",
+     "on_nan",
      "log_format", "callbacks", "tensorboard", "prefetch", "channels_last", "compile", "cuda_graphs"}
 )
 
@@ -329,6 +332,18 @@ def aux_loss_weights(overrides: Sequence[str], model: ModelSpec, dataset: Datase
             raise GankitError(f"option 'aux_weights': the weight of {name!r} must be a non-negative number, got {value!r}")
         weights[name] = weight
     return weights
+
+
+def eval_metric_options(entries: Sequence[str]) -> dict[str, str]:
+    """``--eval-options KEY=VALUE,...`` as the ``metric_options`` mapping scoring takes."""
+    values = {}
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip():
+            raise GankitError(f"option 'eval_options' expects KEY=VALUE entries (--eval-options resize=clean), "
+                              f"got {entry!r}")
+        values[key.strip()] = value.strip()
+    return values
 
 
 def split_options(merged: Mapping[str, Any], model: ModelSpec, dataset: DatasetSpec) -> ResolvedConfig:

@@ -142,16 +142,22 @@ def register_datasets(register):
                          build=lambda options, path: Points(options), options=PointsOptions, needs_data=True))
 
 
+@dataclass(frozen=True)
+class MomentsOptions:
+    scale: float = 1.0  # multiplies both errors (a metric option for the tests of metric options)
+
+
 def moments(fake: torch.Tensor, context) -> MetricResult:
     """Distance of the samples' mean and spread from the real subset's; uses the global RNG
     on purpose, so tests can check that evaluating never changes training."""
     torch.rand(1)
-    mean_error = (fake.mean(0) - context.real.mean(0)).norm().item()
-    std_error = (fake.std(0) - context.real.std(0)).norm().item()
+    scale = context.options.scale if context.options is not None else 1.0
+    mean_error = scale * (fake.mean(0) - context.real.mean(0)).norm().item()
+    std_error = scale * (fake.std(0) - context.real.std(0)).norm().item()
     return MetricResult({"mean_error": mean_error, "std_error": std_error}, {"n": len(fake), "reference": "real subset"})
 
 
 @hookimpl
 def register_metrics(register):
     register(MetricSpec(name="moments", domain="gauss", description="mean and std distance",
-                        compute=moments, primary="mean_error", higher_is_better=False))
+                        compute=moments, primary="mean_error", higher_is_better=False, options=MomentsOptions))

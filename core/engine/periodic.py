@@ -10,6 +10,7 @@ import torch
 from ..atomic import atomic_link
 from ..checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint, step_checkpoint_name
 from ..conditions import map_condition
+from ..config import eval_metric_options
 from ..errors import GankitError
 from ..evaluation import dataset_key, score
 from ..samples import canonical_cpu
@@ -122,7 +123,8 @@ def evaluate_now(session: "Session") -> bool:
     cfg = session.cfg
     result = score(session.sampling_generator, session.dataset, session.info, [spec], n=cfg.eval_samples,
                    seed=cfg.seed, device=session.device,
-                   key=dataset_key(session.dataset_spec.name, session.config.dataset_options, cfg.data))
+                   key=dataset_key(session.dataset_spec.name, session.config.dataset_options, cfg.data),
+                   metric_options=eval_metric_options(cfg.eval_options))
     values = result["metrics"][spec.name]["values"]
     log_record(session, {"step": step, **{f"eval/{spec.name}/{k}": v for k, v in values.items()}})
     value, best = values[spec.primary], session.best

@@ -21,12 +21,12 @@ from torch import nn
 from .. import __version__
 from ..callbacks import Events, RunInfo, build_callbacks
 from ..checkpoint import FORMAT_VERSION, capture_rng_state, restore_rng_state
-from ..config import ResolvedConfig
+from ..config import ResolvedConfig, eval_metric_options
 from ..data import BatchStream
 from ..devices import resolve_device, resolve_precision
 from ..distributed import init_world
 from ..errors import GankitError
-from ..evaluation import primary_metric
+from ..evaluation import build_metric_options, primary_metric
 from ..fastpath import resolve_fast_path, to_channels_last
 from ..penalties import has_batchnorm
 from ..progress import Progress
@@ -271,6 +271,10 @@ def _open_run_dir(session: Session, command_line: str | None, *, resumed: bool) 
     """Validate and lock the run directory, write ``config.json`` and open the logs."""
     cfg, world = session.cfg, session.world
     session.eval_spec = primary_metric(session.registry, cfg.domain) if cfg.eval_every else None
+    if cfg.eval_options:  # a bad metric option fails before any file is written
+        if session.eval_spec is None:
+            raise GankitError("--eval-options sets the options of the --eval-every metric; give --eval-every N too")
+        build_metric_options([session.eval_spec], eval_metric_options(cfg.eval_options))
     listeners = build_callbacks(session.registry, cfg)  # before any file is written: a missing package fails here
     if world.is_main:
         session.run_lock = prepare_run_dir(session.run_dir, resume=resumed, overwrite=cfg.overwrite,

@@ -50,6 +50,22 @@ def test_eval_every_logs_keeps_best_and_never_changes_training(gauss_plugin, tmp
     assert best_state["step"] == best["step"]
 
 
+def test_eval_options_set_the_metric_options_of_eval_every(gauss_plugin, tmp_path):
+    options = dict(steps=20, seed=2, log_every=20, checkpoint_every=1000, eval_every=20, eval_samples=200, quiet=True)
+    plain = gankit.train("gauss", out=str(tmp_path / "plain"), **options)
+    scaled = gankit.train("gauss", out=str(tmp_path / "scaled"), eval_options=("scale=3",), **options)
+    [a], [b] = ([r["eval/moments/mean_error"] for r in run.metrics if "eval/moments/mean_error" in r]
+                for run in (plain, scaled))
+    assert b == pytest.approx(3 * a)
+    with pytest.raises(GankitError, match="no metric here \\(moments\\) takes the option 'resize'; they take: scale"):
+        gankit.train("gauss", out=str(tmp_path / "bad"), eval_options=("resize=clean",), **options)
+    assert not (tmp_path / "bad").exists()  # refused before anything is written
+    with pytest.raises(GankitError, match="give --eval-every N too"):
+        gankit.train("gauss", out=str(tmp_path / "off"), **{**options, "eval_every": 0, "eval_options": ("scale=2",)})
+    with pytest.raises(GankitError, match="expects KEY=VALUE entries"):
+        gankit.train("gauss", out=str(tmp_path / "syntax"), eval_options=("scale",), **options)
+
+
 def test_eval_every_needs_a_metric(gauss_plugin, tmp_path, monkeypatch):
     from gankit.registry import get_registry
 
