@@ -52,17 +52,19 @@ def meta_size(build: Callable[[], Any]) -> float | None:
     return sum(t.numel() for m in modules for t in itertools.chain(m.parameters(), m.buffers()))
 
 
-def check_model_size(build: Callable[[], Any], what: str) -> None:
+def check_model_size(build: Callable[[], Any], what: str, advice: str | None = None) -> None:
     """Refuse, before allocating it, a model that ``build()`` would make larger than
-    :func:`max_parameters`. ``what`` says where its configuration came from."""
+    :func:`max_parameters`. ``what`` says where its configuration came from; ``advice``
+    what to do (default: a stored file's, which is damaged or hostile)."""
     count = meta_size(build)
     limit = max_parameters()
     if count is None or count <= limit:
         return
     size = ("too many parameters to count (a tensor's size overflows 64 bits)" if count == math.inf else
             f"{int(count):,} parameters ({format_bytes(4 * count)} as float32)")
-    raise GankitError(f"{what} describes a model of {size}, more than gankit builds ({limit:,}): the file is damaged "
-                      f"or hostile; if you trust it and have the memory, raise the limit with {MAX_PARAMETERS_ENV}")
+    advice = advice or (f"the file is damaged or hostile; if you trust it and have the memory, raise the limit with "
+                        f"{MAX_PARAMETERS_ENV}")
+    raise GankitError(f"{what} describes a model of {size}, more than gankit builds ({limit:,}): {advice}")
 
 
 def available_memory() -> int | None:

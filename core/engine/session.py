@@ -28,6 +28,7 @@ from ..distributed import init_world
 from ..errors import GankitError
 from ..evaluation import build_metric_options, primary_metric
 from ..fastpath import resolve_fast_path, to_channels_last
+from ..limits import MAX_PARAMETERS_ENV, check_model_size
 from ..penalties import has_batchnorm
 from ..progress import Progress
 from ..registry import Registry
@@ -213,6 +214,11 @@ def _build(config: ResolvedConfig, registry: Registry) -> Session:
     random.seed(cfg.seed)
     dataset = dataset_spec.build(config.dataset_options, Path(cfg.data) if cfg.data else None)
     info = dataset.info
+    with torch.random.fork_rng(devices=[]):  # measuring on the meta device leaves the seeded RNG as it was
+        check_model_size(lambda: model_spec.build(config.model_options, info),
+                         f"model {model_spec.name!r} with these options",
+                         f"check its -o options (`gankit list {cfg.domain}` shows them); for a model this large, raise "
+                         f"the limit with {MAX_PARAMETERS_ENV}")
     generator, discriminator = model_spec.build(config.model_options, info)
     generator.to(device)
     discriminator.to(device)

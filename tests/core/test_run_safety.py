@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 import gankit
@@ -85,6 +86,28 @@ def test_the_filesystem_root_is_refused_before_anything_is_written(monkeypatch):
     result = CliRunner().invoke(cli, ["train", "image", "--out", str(root), "--overwrite", *CLI_TINY])
     assert isinstance(result.exception, GankitError), result.output
     assert sorted(os.listdir(root)) == listing
+
+
+def test_a_model_too_large_to_build_is_refused_before_it_is_allocated(tmp_path):
+    """-o hidden 1e9 asks for about 1e18 parameters; it is measured on the meta device and
+    refused, with what to do, before any memory or file is touched."""
+    with pytest.raises(GankitError, match=r"model 'mlp' with these options describes a model of .* parameters .*"
+                                          r"check its -o options .*GANKIT_MAX_PARAMETERS"):
+        gankit.train("image", model="mlp", hidden=10**9, steps=1, out=str(tmp_path / "huge"), quiet=True)
+    assert not (tmp_path / "huge").exists()
+
+
+def test_the_size_check_leaves_a_seeded_run_bit_identical(tmp_path, monkeypatch):
+    """The meta-device build inside the check must not draw from the seeded RNG."""
+    from gankit.engine import session
+
+    options = dict(model="mlp", steps=2, batch_size=8, count=64, quiet=True, sample_every=0, seed=5)
+    checked = gankit.train("image", out=str(tmp_path / "checked"), **options)
+    monkeypatch.setattr(session, "check_model_size", lambda *args, **kwargs: None)
+    unchecked = gankit.train("image", out=str(tmp_path / "unchecked"), **options)
+    a = load_checkpoint(checked.checkpoint_path)["generator"]
+    b = load_checkpoint(unchecked.checkpoint_path)["generator"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_a_file_as_out_is_a_clear_error(tmp_path):
