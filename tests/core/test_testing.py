@@ -328,11 +328,11 @@ def test_one_failing_check_hides_none_of_the_others_and_the_run_is_trained_once(
     import broken_paired_plugin
     from _pytest.outcomes import Skipped
 
-    import gankit.testing
+    import gankit.testing.domain
 
     trained = []
-    train = gankit.testing.check_train_step
-    monkeypatch.setattr(gankit.testing, "check_train_step", lambda *a, **k: trained.append(a) or train(*a, **k))
+    train = gankit.testing.domain.check_train_step
+    monkeypatch.setattr(gankit.testing.domain, "check_train_step", lambda *a, **k: trained.append(a) or train(*a, **k))
     outcomes = {}
     with plugin_registered(broken_paired_plugin, "broken-paired-plugin"):
         for entry in [("paired", "undocumented", "pairs", BROKEN), ("paired", "aux-nan", "pairs", BROKEN)]:
