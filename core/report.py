@@ -282,12 +282,12 @@ def line_chart(title: str, series: Mapping[str, Sequence[tuple[float, float]]], 
     def py(y: float) -> float:
         return top + (1 - (y - y_lo) / (y_hi - y_lo)) * plot_h
 
-    for tick in y_ticks:
+    for tick, text in zip(y_ticks, tick_labels(y_ticks)):
         parts.append(f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{py(tick):.1f}" y2="{py(tick):.1f}"/>'
-                     f'<text class="tick" x="{left - 6}" y="{py(tick) + 4:.1f}" text-anchor="end">{_e(_num(tick))}</text>')
-    for tick in x_ticks:
+                     f'<text class="tick" x="{left - 6}" y="{py(tick) + 4:.1f}" text-anchor="end">{_e(text)}</text>')
+    for tick, text in zip(x_ticks, tick_labels(x_ticks)):
         parts.append(f'<text class="tick" x="{px(tick):.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
-                     f'{_e(_num(tick))}</text>')
+                     f'{_e(text)}</text>')
     parts.append(f'<rect class="frame" x="{left}" y="{top}" width="{plot_w}" height="{plot_h}"/>')
     parts.append(f'<text class="tick" x="{left + plot_w}" y="{height - 4}" text-anchor="end">step</text>')
     legend_x, legend_y = left, 36
@@ -322,6 +322,17 @@ def nice_ticks(lo: float, hi: float, count: int = 5, *, integer: bool = False) -
         ticks.append(round(value, 12))
         value += step
     return ticks
+
+
+def tick_labels(ticks: Sequence[float]) -> list[str]:
+    """The ticks as text with as many significant digits (at least 4) as it takes to tell
+    them apart: a learning rate decaying from 5e-4 to 4.9995e-4 gets 0.0004999, 0.0005..."""
+    labels = [_num(tick) for tick in ticks]
+    for digits in range(5, 16):
+        if len(set(labels)) == len(labels):
+            break
+        labels = [f"{tick:.{digits}g}" for tick in ticks]
+    return labels
 
 
 def _span(lo: float, hi: float) -> tuple[float, float]:

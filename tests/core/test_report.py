@@ -241,3 +241,16 @@ def test_report_errors_are_clear(tmp_path):
         write_report(tmp_path / "missing")
     with pytest.raises(GankitError, match="has no config.json"):
         write_report(tmp_path)
+
+
+def test_tick_labels_tell_close_ticks_apart():
+    from gankit.report import line_chart, nice_ticks, tick_labels
+
+    ticks = nice_ticks(4.9995e-4, 5e-4)
+    labels = tick_labels(ticks)
+    assert len(set(labels)) == len(labels) == len(ticks) and all(float(t) == pytest.approx(v) for t, v in
+                                                                   zip(labels, ticks))
+    assert tick_labels([0.0, 0.5, 1.0]) == ["0", "0.5", "1"]
+    chart = line_chart("lr_g", {"lr_g": [(0, 5e-4), (100, 4.9995e-4)]})
+    shown = re.findall(r'text-anchor="end">([^<]+)</text>', chart)[:-1]  # the y ticks ("step" is last)
+    assert len(shown) > 2 and len(set(shown)) == len(shown)
