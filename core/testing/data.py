@@ -123,28 +123,35 @@ def check_dataset(dataset: Any, *, samples: int = 4) -> None:
     if tensors is not None:
         _check_all(tensors, "tensors", items, first[1], size, shape, info)
         _check_values(tensors[0], info, "dataset.tensors[0]")
-    storage = getattr(dataset, "storage", None)
-    if storage is not None:
-        _require(callable(getattr(dataset, "decode", None)),
-                 "a dataset with `storage` needs `decode(stored_rows)`, which turns stored rows into canonical ones")
-        _require(isinstance(storage, (tuple, list)) and len(storage) == 2,
-                 "dataset.storage must be (stored_x, cond_all)")
-        stored = storage[0]
-        _require(isinstance(stored, torch.Tensor) and stored.shape[0] == size,
-                 f"dataset.storage[0] must be a tensor of {size} stored rows")
-        chosen = torch.as_tensor(indices)
-        decoded = dataset.decode(stored[chosen])
-        expected = torch.stack([items[i][0] for i in indices])
-        _require(isinstance(decoded, torch.Tensor) and decoded.shape == expected.shape and decoded.dtype == dtype,
-                 f"dataset.decode(storage[0][rows]) must give canonical rows of shape {tuple(expected.shape)} and "
-                 f"dtype {dtype}, got {getattr(decoded, 'dtype', type(decoded).__name__)} "
-                 f"{tuple(getattr(decoded, 'shape', ()))}")
-        _require(torch.allclose(decoded.float(), expected.float(), atol=1e-6),
-                 "dataset.decode(storage[0][rows]) differs from the items dataset[row][0]")
-        _check_all((decoded, storage[1]), "storage", {}, first[1], size, shape, info, check_x=False)
-        for i in indices:
-            _require(_same_condition(_rows_of(storage[1], i), items[i][1]),
-                     f"dataset.storage[1] row {i} differs from dataset[{i}][1]")
+    if getattr(dataset, "storage", None) is not None:
+        _check_storage(dataset, items, first[1], info)
+
+
+def _check_storage(dataset: Any, items: Mapping[int, tuple[torch.Tensor, Any]], form: tuple[Any, ...],
+                   info: DataInfo) -> None:
+    """A compact ``storage`` (stored rows, conditions) and its ``decode`` agree with the
+    items checked (``items``: index → item)."""
+    storage, size, shape, dtype = dataset.storage, len(dataset), tuple(info.shape), _torch_dtype(info.dtype)
+    indices = sorted(items)
+    _require(callable(getattr(dataset, "decode", None)),
+             "a dataset with `storage` needs `decode(stored_rows)`, which turns stored rows into canonical ones")
+    _require(isinstance(storage, (tuple, list)) and len(storage) == 2,
+             "dataset.storage must be (stored_x, cond_all)")
+    stored = storage[0]
+    _require(isinstance(stored, torch.Tensor) and stored.shape[0] == size,
+             f"dataset.storage[0] must be a tensor of {size} stored rows")
+    decoded = dataset.decode(stored[torch.as_tensor(indices)])
+    expected = torch.stack([items[i][0] for i in indices])
+    _require(isinstance(decoded, torch.Tensor) and decoded.shape == expected.shape and decoded.dtype == dtype,
+             f"dataset.decode(storage[0][rows]) must give canonical rows of shape {tuple(expected.shape)} and "
+             f"dtype {dtype}, got {getattr(decoded, 'dtype', type(decoded).__name__)} "
+             f"{tuple(getattr(decoded, 'shape', ()))}")
+    _require(torch.allclose(decoded.float(), expected.float(), atol=1e-6),
+             "dataset.decode(storage[0][rows]) differs from the items dataset[row][0]")
+    _check_all((decoded, storage[1]), "storage", {}, form, size, shape, info, check_x=False)
+    for i in indices:
+        _require(_same_condition(_rows_of(storage[1], i), items[i][1]),
+                 f"dataset.storage[1] row {i} differs from dataset[{i}][1]")
 
 
 def _rows_of(cond_all: Any, i: int) -> Any:
