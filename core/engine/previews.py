@@ -22,15 +22,7 @@ class PreviewInputs(NamedTuple):
 
 
 def preview_inputs(generator: Any, n: int, seed: int, device: torch.device,
-                   dataset: Any = None) -> tuple[torch.Tensor | None, Any]:
-    """Latents and conditions of the preview batch (:func:`paired_preview_inputs` without
-    the real samples)."""
-    z, cond, _ = paired_preview_inputs(generator, n, seed, device, dataset)
-    return z, cond
-
-
-def paired_preview_inputs(generator: Any, n: int, seed: int, device: torch.device,
-                          dataset: Any = None) -> PreviewInputs:
+                   dataset: Any = None) -> PreviewInputs:
     """Latents and conditions of the preview batch, and the real samples paired with them.
 
     A class-conditional model with up to :data:`MAX_PREVIEW_CLASSES` classes previews a

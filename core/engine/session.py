@@ -37,7 +37,7 @@ from .losses import AuxTerm, build_aux_terms
 from .losslog import LossLog
 from .optim import LRSchedule, build_optimizer
 from .pretraining import Pretraining
-from .previews import PreviewInputs, paired_preview_inputs
+from .previews import PreviewInputs, preview_inputs
 
 RANK_SEED_STRIDE = 1_000_033
 NOISE_SEED_OFFSET = 104729
@@ -286,8 +286,7 @@ def _open_run_dir(session: Session, command_line: str | None, *, resumed: bool) 
         session.run_lock = prepare_run_dir(session.run_dir, resume=resumed, overwrite=cfg.overwrite,
                                            resume_step=session.step if resumed else None)
     session.run_dir = Path(world.broadcast_object(str(session.run_dir)))
-    session.preview = paired_preview_inputs(session.generator, cfg.num_preview, cfg.seed, session.device,
-                                            session.dataset)
+    session.preview = preview_inputs(session.generator, cfg.num_preview, cfg.seed, session.device, session.dataset)
     if cfg.augment:
         session.augment_hook = _augment_discriminator(session)
     record = session.config.to_dict()

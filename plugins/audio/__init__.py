@@ -97,6 +97,11 @@ HIFIGAN_PRESETS = {
     ),
 }
 
+# Both vocoders' auxiliary loss: HiFi-GAN's mel L1 at its published weight, which Vocos keeps.
+MEL_L1 = AuxLossSpec("mel_l1", 45.0, lazy("gankit.plugins.audio.hifigan:build_mel_l1"),
+                     "L1 between the log-mels of fake and real waveforms (HiFi-GAN train.py: x45; Vocos "
+                     "mel_loss_coeff: 45)")
+
 # Vocos's published recipe (Siuzdak 2023; gemelo-ai/vocos configs/vocos.yaml and
 # experiment.py). Vocos's generator hinge term is mean(relu(1 - D(G))); the engine's hinge
 # objective uses -mean(D(G)) (SN-GAN), which has the same gradient wherever D(G) < 1.
@@ -178,8 +183,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             options=HiFiGANOptions,
             defaults=HIFIGAN_DEFAULTS,
             presets=HIFIGAN_PRESETS,
-            aux_losses=(AuxLossSpec("mel_l1", 45.0, lazy("gankit.plugins.audio.hifigan:build_mel_l1"),
-                                    "L1 between the log-mels of fake and real waveforms (HiFi-GAN train.py: x45)"),),
+            aux_losses=(MEL_L1,),
         )
     )
     register(
@@ -193,8 +197,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             options=VocosOptions,
             defaults=VOCOS_DEFAULTS,
             presets=VOCOS_PRESETS,
-            aux_losses=(AuxLossSpec("mel_l1", 45.0, lazy("gankit.plugins.audio.hifigan:build_mel_l1"),
-                                    "L1 between the log-mels of fake and real waveforms (Vocos mel_loss_coeff: 45)"),),
+            aux_losses=(MEL_L1,),
         )
     )
 

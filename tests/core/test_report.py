@@ -168,7 +168,7 @@ def test_a_domain_without_a_paired_preview_gets_write_preview_as_before(paired_p
                        out=str(tmp_path / "run"))
     assert [p.name for p in (run.dir / "samples").iterdir()] == ["step-0000002.txt"]
     dataset = paired_plugin.Pairs(paired_plugin.PairedDataOptions())
-    z, cond = preview_inputs(run.generator, 5, run.config.train.seed, torch.device("cpu"), dataset)
+    z, cond, _ = preview_inputs(run.generator, 5, run.config.train.seed, torch.device("cpu"), dataset)
     with torch.no_grad():
         expected = run.generator.generate(z, cond)
     written = torch.tensor([[float(v) for v in line.split()]

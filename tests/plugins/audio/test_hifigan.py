@@ -5,13 +5,11 @@ exact resume, and that it learns (on a folder of pure tones at 2 kHz written her
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import soundfile as sf
 import torch
 
-import gankit
 from gankit.errors import GankitError
 from gankit.models import DiscriminatorOutput, Generator
 from gankit.plugins.audio.hifigan import SIZES, HiFiGANGenerator, build, suggest_rates
@@ -22,7 +20,8 @@ from gankit.registry import get_registry
 from gankit.specs import DataInfo
 from gankit.testing import parametrize_with_checks
 
-from vocoder_helpers import MEL, RATE, TONES, assert_resumes_exactly, check_mel_contract, info_for, write_tones
+from vocoder_helpers import (MEL, RATE, TONES, assert_resumes_exactly, check_mel_contract, info_for, tones_trainer,
+                             write_tones)
 
 TINY = dict(size="cpu", upsample_rates=(4, 4), upsample_initial_channel=16, d_width=1 / 32, periods=(2, 3), scales=2)
 
@@ -114,9 +113,7 @@ def test_hifigan_conforms(check, tmp_path_factory):
     check(tmp_path_factory)
 
 
-def train_tones(out: Path, data: Path, steps: int, **options) -> gankit.Run:
-    return gankit.train("audio", model="hifigan", dataset="mel", data=str(data), out=str(out), steps=steps,
-                        batch_size=8, quiet=True, sample_every=0, **{"log_every": steps, **MEL, **TINY, **options})
+train_tones = tones_trainer("hifigan", TINY)
 
 
 def test_a_resumed_run_ends_bit_identical(tmp_path):

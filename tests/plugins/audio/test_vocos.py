@@ -5,7 +5,6 @@ vocode path, and that it learns (on the pure tones of test_hifigan)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +23,8 @@ from gankit.registry import get_registry
 from gankit.specs import DataInfo
 from gankit.testing import parametrize_with_checks
 
-from vocoder_helpers import MEL, RATE, TONES, assert_resumes_exactly, check_mel_contract, info_for, write_tones
+from vocoder_helpers import (MEL, RATE, TONES, assert_resumes_exactly, check_mel_contract, info_for, tones_trainer,
+                             write_tones)
 
 TINY = dict(size="cpu", dim=16, intermediate_dim=32, layers=2, d_width=1 / 16, periods=(2, 3), resolutions=(64, 32))
 
@@ -105,9 +105,7 @@ def test_vocos_conforms(check, tmp_path_factory):
     check(tmp_path_factory)
 
 
-def train_tones(out: Path, data: Path, steps: int, **options) -> gankit.Run:
-    return gankit.train("audio", model="vocos", dataset="mel", data=str(data), out=str(out), steps=steps,
-                        batch_size=8, quiet=True, sample_every=0, **{"log_every": steps, **MEL, **TINY, **options})
+train_tones = tones_trainer("vocos", TINY)
 
 
 def test_a_resumed_run_ends_bit_identical(tmp_path):

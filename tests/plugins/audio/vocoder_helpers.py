@@ -39,6 +39,14 @@ def info_for(hop: int = 16, n_mels: int = 16, segment: int = 256) -> DataInfo:
     return DataInfo(shape=(1, segment), sample_rate=RATE, extra={"mel": settings.to_dict()})
 
 
+def tones_trainer(model: str, tiny: dict) -> Callable[..., gankit.Run]:
+    """``train(out, data, steps, **options)``: a tiny ``model`` trained quietly on ``data``."""
+    def train(out: Path, data: Path, steps: int, **options) -> gankit.Run:
+        return gankit.train("audio", model=model, dataset="mel", data=str(data), out=str(out), steps=steps,
+                            batch_size=8, quiet=True, sample_every=0, **{"log_every": steps, **MEL, **tiny, **options})
+    return train
+
+
 def check_mel_contract(build: Callable, options: object, feature_matching: float) -> None:
     """The networks ``build(options, info)`` makes follow the model contract, with the
     ``mel_l1`` aux loss, on a sine's segments and their mels."""

@@ -231,10 +231,10 @@ def test_conditional_previews_show_one_class_a_row_up_to_16_classes():
 
     net = Net()
     net.num_classes = 10
-    z, labels = preview_inputs(net, 64, seed=0, device=torch.device("cpu"))
+    z, labels, _ = preview_inputs(net, 64, seed=0, device=torch.device("cpu"))
     assert z.shape == (100, 3) and labels.tolist() == [k for k in range(10) for _ in range(10)]
     net.num_classes = 20
-    z, labels = preview_inputs(net, 64, seed=0, device=torch.device("cpu"))
+    z, labels, _ = preview_inputs(net, 64, seed=0, device=torch.device("cpu"))
     assert z.shape == (64, 3) and labels.tolist() == [i % 20 for i in range(64)]
 
 
